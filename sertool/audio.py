@@ -1,0 +1,58 @@
+"""Reading audio: any format and channel count soundfile reads, down-mixed and resampled.
+
+Example:
+    >>> wave, sr = read_audio("clip.wav", sample_rate=16000)
+    >>> wave.dtype, wave.ndim, sr
+    (dtype('float32'), 1, 16000)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from sertool.errors import SertoolError
+
+
+def audio_info(path: str | Path) -> tuple[float, int]:
+    """Duration in seconds and sample rate of a file on disk, without reading its samples."""
+    path = Path(path)
+    if not path.is_file():
+        raise SertoolError(f"audio file not found: {path}")
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise SertoolError(f"cannot read audio file {path}: {e}") from None
+    return info.frames / info.samplerate, int(info.samplerate)
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read ``path`` as mono float32 in [-1, 1], resampled to ``sample_rate`` when given.
+
+    Raises :class:`SertoolError` for a missing, unreadable or empty file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SertoolError(f"audio file not found: {path}")
+    try:
+        wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise SertoolError(f"cannot read audio file {path}: {e}") from None
+    if wave.shape[0] == 0:
+        raise SertoolError(f"audio file has no samples: {path}")
+    wave = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
+    if sample_rate is not None and sr != sample_rate:
+        wave = soxr.resample(wave, sr, sample_rate, quality="HQ").astype(np.float32)
+        sr = sample_rate
+    return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
+
+
+def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:
+    """Write 16-bit PCM WAV atomically (a killed writer leaves no complete-looking file)."""
+    from sertool.stage import atomic_path
+
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")

@@ -1,0 +1,30 @@
+"""``sertool features MANIFEST... OUT_DIR --extractor NAME``: features into HDF5 shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sertool.cli.common import Force, Jobs, command, console
+
+
+@command
+def features(
+    paths: Annotated[list[Path], typer.Argument(help="One or more manifest.jsonl files, then OUT_DIR.")],
+    extractor: Annotated[str, typer.Option("--extractor", "-e", help="Extractor name(s), '+'-joined for one pass: "
+                                           "fbank, logmel, spectrogram, pitch, waveform.")] = "fbank",
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML with extractor settings.")] = None,
+    jobs: Jobs = 1,
+    force: Force = False,
+) -> None:
+    """Extract features for every utterance of the manifests into OUT_DIR (shards, index, CMVN)."""
+    from sertool.errors import SertoolError
+    from sertool.features.pipeline import extract_features
+
+    if len(paths) < 2:
+        raise SertoolError("give at least one manifest and an output directory")
+    *manifests, out_dir = paths
+    summary = extract_features(manifests, out_dir, extractor, config=config, jobs=jobs, force=force)
+    console.print(summary)

@@ -1,0 +1,1 @@
+"""Manifests, labels, tokens, folds and datasets: the contracts between stages."""

@@ -1,0 +1,192 @@
+"""Cross-validation folds (``folds.json``) and their speaker-leakage check.
+
+Protocols:
+
+- ``leave-one-session-out`` / ``leave-one-speaker-out``: each session (speaker) is the test set
+  once.
+- ``speaker-kfold``: speakers split into ``k`` groups of balanced size; each group is tested once.
+- ``stratified-kfold``: utterances split at random into ``k`` folds stratified by emotion, with a
+  seed and optional repeats. Not speaker-independent: the report says so.
+- ``corpus-split``: the corpus's own ``split`` field (train / dev / test).
+
+In every speaker-independent protocol the dev set is made of whole speakers taken from the
+training side (``dev_fraction`` of them, at least one), so model selection never sees a test
+speaker and never sees a training speaker's utterances either.
+
+Example:
+    >>> folds = make_folds(utts, "speaker-kfold", k=4, seed=0)
+    >>> write_folds("data/x/folds.json", "speaker-kfold", folds)
+    >>> [leaking_speakers(f, utts) for f in folds]
+    [set(), set(), set(), set()]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from sertool.data.manifest import Utterance
+from sertool.errors import SertoolError
+from sertool.stage import atomic_write_json
+
+PROTOCOLS = (
+    "leave-one-session-out",
+    "leave-one-speaker-out",
+    "speaker-kfold",
+    "stratified-kfold",
+    "corpus-split",
+)
+
+
+@dataclass
+class Fold:
+    """One train/dev/test partition of utterance ids."""
+
+    name: str
+    train: list[str]
+    dev: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "train": self.train, "dev": self.dev, "test": self.test}
+
+
+def _split_dev_speakers(
+    train_utts: list[Utterance], dev_fraction: float, rng: random.Random
+) -> tuple[list[str], list[str]]:
+    """Move whole speakers (``dev_fraction`` of them, at least one) from train to dev."""
+    speakers = sorted({u.speaker for u in train_utts})
+    n_dev = max(1, round(dev_fraction * len(speakers))) if dev_fraction > 0 and len(speakers) > 1 else 0
+    dev_speakers = set(rng.sample(speakers, n_dev))
+    train = [u.id for u in train_utts if u.speaker not in dev_speakers]
+    dev = [u.id for u in train_utts if u.speaker in dev_speakers]
+    return train, dev
+
+
+def _group_out(utts: list[Utterance], key, dev_fraction: float, seed: int) -> list[Fold]:
+    groups = sorted({key(u) for u in utts})
+    if len(groups) < 2:
+        raise SertoolError(f"need at least two groups to hold one out, found {groups}")
+    folds = []
+    for g in groups:
+        rng = random.Random(f"{seed}-{g}")
+        test = [u.id for u in utts if key(u) == g]
+        train, dev = _split_dev_speakers([u for u in utts if key(u) != g], dev_fraction, rng)
+        folds.append(Fold(str(g).split("/")[-1], train, dev, test))
+    return folds
+
+
+def _balanced_speaker_groups(utts: list[Utterance], k: int, seed: int) -> list[set[str]]:
+    """Speakers in ``k`` groups of near-equal utterance counts (greedy, largest first)."""
+    counts = Counter(u.speaker for u in utts)
+    if len(counts) < k:
+        raise SertoolError(f"speaker-kfold with k={k} needs at least {k} speakers, found {len(counts)}")
+    speakers = sorted(counts)
+    random.Random(seed).shuffle(speakers)
+    speakers.sort(key=lambda s: -counts[s])  # stable: ties keep the shuffled order
+    groups: list[set[str]] = [set() for _ in range(k)]
+    sizes = [0] * k
+    for s in speakers:
+        i = min(range(k), key=lambda j: (sizes[j], len(groups[j])))
+        groups[i].add(s)
+        sizes[i] += counts[s]
+    return groups
+
+
+def _stratified(utts: list[Utterance], k: int, seed: int, repeats: int, dev_fraction: float) -> list[Fold]:
+    folds = []
+    for r in range(repeats):
+        rng = random.Random(seed + r)
+        by_label: dict[str | None, list[str]] = defaultdict(list)
+        for u in utts:
+            by_label[u.emotion].append(u.id)
+        parts: list[list[str]] = [[] for _ in range(k)]
+        for label in sorted(by_label, key=str):
+            ids = by_label[label]
+            rng.shuffle(ids)
+            for i, uid in enumerate(ids):
+                parts[i % k].append(uid)
+        for i in range(k):
+            test = set(parts[i])
+            rest = [u for u in utts if u.id not in test]
+            # Stratified dev: every dev_fraction-th of each class's remaining utterances.
+            dev: set[str] = set()
+            if dev_fraction > 0:
+                step = max(2, round(1 / dev_fraction))
+                rest_by_label: dict[str | None, list[str]] = defaultdict(list)
+                for u in rest:
+                    rest_by_label[u.emotion].append(u.id)
+                for ids in rest_by_label.values():
+                    dev.update(ids[::step])
+            name = f"{i + 1}" if repeats == 1 else f"r{r + 1}-{i + 1}"
+            folds.append(
+                Fold(name, [u.id for u in rest if u.id not in dev], [u.id for u in rest if u.id in dev], parts[i])
+            )
+    return folds
+
+
+def make_folds(
+    utts: list[Utterance],
+    protocol: str,
+    k: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
+    dev_fraction: float = 0.1,
+) -> list[Fold]:
+    """Folds of ``utts`` under ``protocol`` (one of :data:`PROTOCOLS`)."""
+    if protocol == "leave-one-session-out":
+        if any(u.session is None for u in utts):
+            raise SertoolError("leave-one-session-out needs a session for every utterance")
+        return _group_out(utts, lambda u: u.session, dev_fraction, seed)
+    if protocol == "leave-one-speaker-out":
+        return _group_out(utts, lambda u: u.speaker, dev_fraction, seed)
+    if protocol == "speaker-kfold":
+        groups = _balanced_speaker_groups(utts, k, seed)
+        folds = []
+        for i, group in enumerate(groups):
+            test = [u.id for u in utts if u.speaker in group]
+            train, dev = _split_dev_speakers(
+                [u for u in utts if u.speaker not in group], dev_fraction, random.Random(seed * 1000 + i)
+            )
+            folds.append(Fold(str(i + 1), train, dev, test))
+        return folds
+    if protocol == "stratified-kfold":
+        return _stratified(utts, k, seed, repeats, dev_fraction)
+    if protocol == "corpus-split":
+        parts = {s: [u.id for u in utts if u.split == s] for s in ("train", "dev", "test")}
+        if not parts["train"] or not parts["test"]:
+            raise SertoolError("corpus-split needs utterances with split 'train' and 'test'")
+        return [Fold("corpus", parts["train"], parts["dev"], parts["test"])]
+    raise SertoolError(f"unknown fold protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+
+
+def leaking_speakers(fold: Fold, utts: Iterable[Utterance]) -> set[str]:
+    """Speakers with utterances in both the train (or dev) and test sets of ``fold``."""
+    speaker = {u.id: u.speaker for u in utts}
+    seen = {speaker[i] for i in fold.train + fold.dev}
+    return seen & {speaker[i] for i in fold.test}
+
+
+def write_folds(path: str | Path, protocol: str, folds: list[Fold], **extra) -> None:
+    """Write ``folds.json`` (DESIGN.md contract) atomically; ``extra`` keys (seed, k) ride along."""
+    for f in folds:
+        overlap = (set(f.train) & set(f.test)) | (set(f.train) & set(f.dev)) | (set(f.dev) & set(f.test))
+        if overlap:
+            raise SertoolError(f"fold {f.name}: {len(overlap)} ids in more than one set")
+    atomic_write_json(path, {"protocol": protocol, **extra, "folds": [f.to_dict() for f in folds]}, indent=None)
+
+
+def read_folds(path: str | Path) -> tuple[str, list[Fold]]:
+    """Protocol name and folds of a ``folds.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SertoolError(f"folds file not found: {path}")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return d["protocol"], [Fold(f["name"], f["train"], f.get("dev", []), f["test"]) for f in d["folds"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SertoolError(f"malformed folds file {path}: {e}") from None

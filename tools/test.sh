@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run sertool's test suite, creating the environment first if needed.
+# Extra arguments go to pytest, e.g. `bash tools/test.sh -k manifest`.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+python=$(bash "$root/tools/env.sh")
+cd "$root"
+exec "$python" -m pytest "$@"
