@@ -48,9 +48,9 @@ def settings_digest(settings: Any, inputs: Iterable[str | Path] = ()) -> str:
 class StageMarker:
     """The ``.done`` marker of one stage's output directory."""
 
-    def __init__(self, out_dir: str | Path, settings: Any, inputs: Iterable[str | Path] = ()):
+    def __init__(self, out_dir: str | Path, settings: Any, inputs: Iterable[str | Path] = (), name: str = DONE_NAME):
         self.out_dir = Path(out_dir)
-        self.path = self.out_dir / DONE_NAME
+        self.path = self.out_dir / name
         self.digest = settings_digest(settings, list(inputs))
 
     def is_done(self) -> bool:

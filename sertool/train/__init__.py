@@ -1,0 +1,1 @@
+"""Experiment configuration, data loading, the trainer, checkpoints and the fold runner."""

@@ -1,0 +1,57 @@
+"""Checkpoints: ``last.pt`` to resume a fold, ``best.pt`` as a self-contained model bundle.
+
+Both hold only tensors, numbers, strings, lists and dicts, so they load with
+``torch.load(..., weights_only=True)``. A model bundle (``best.pt``) carries everything
+inference needs: the resolved configuration, the feature extractor's spec, the normalisation
+statistics, each task's class names and the weights.
+
+Example:
+    >>> save_checkpoint(path, {"model": model.state_dict(), "epoch": 3})
+    >>> load_checkpoint(path)["epoch"]
+    3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sertool.errors import SertoolError
+from sertool.stage import atomic_path
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write atomically: a kill during the write leaves the previous checkpoint intact."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SertoolError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # a truncated or foreign file: say which, not a pickle traceback
+        raise SertoolError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Random generator states that affect training (dropout, initialisation, shuffling)."""
+    import random
+
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
