@@ -75,10 +75,14 @@ def _load_data(cfg: ExperimentConfig):
 
 
 def feature_spec(features_dir: str | Path) -> dict[str, Any]:
-    """The extractor's name and settings, stored in each model bundle for inference."""
-    from sertool.features.extractors import extractor_spec
+    """The extractor's name and resolved settings, stored in each model bundle for inference."""
+    from sertool.features.extractors import CONFIG_NAME
 
-    return extractor_spec(features_dir)
+    path = Path(features_dir) / CONFIG_NAME
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not isinstance(saved, dict) or "extractor" not in saved:
+        raise SertoolError(f"{path} does not name an extractor: rerun `sertool features`")
+    return {"name": saved["extractor"], "conf": saved.get("conf") or {}}
 
 
 def train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None = None,

@@ -64,7 +64,7 @@ def build_normaliser(cfg: ExperimentConfig, cmvn: Any, train_speakers: set[str])
     if mode == "global":
         return Normaliser(*cmvn.pooled(None))
     if mode == "speaker":
-        per = {spk: cmvn.pooled([spk]) for spk in cmvn.speakers()}
+        per = {spk: cmvn.pooled([spk]) for spk in cmvn.speakers}
         return Normaliser(*cmvn.pooled(sorted(train_speakers)), per_speaker=per)
     raise SertoolError(f"config: data.cmvn must be train, global, speaker or none, got {mode!r}")
 
@@ -228,9 +228,9 @@ class FoldTrainer:
             self.optimizer.step()
             self.scheduler.step()
             batches += 1
-            sums["loss"] = sums.get("loss", 0.0) + float(total)
+            sums["loss"] = sums.get("loss", 0.0) + total.item()
             for name, loss in losses.items():
-                sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + float(loss)
+                sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + loss.item()
             weights_seen.update(weights)
         row = {k: v / batches for k, v in sums.items()}
         row.update({f"weight_{k}": float(v) for k, v in weights_seen.items()})
