@@ -8,6 +8,12 @@ Protocols:
 - ``stratified-kfold``: utterances split at random into ``k`` folds stratified by emotion, with a
   seed and optional repeats. Not speaker-independent: the report says so.
 - ``corpus-split``: the corpus's own ``split`` field (train / dev / test).
+- ``casia-10fold``: SpeechEQ's ten-fold cross-validation of CASIA (speecheq.txt §3.1). Within
+  every speaker × emotion cell, utterances in natural order of their native id (CASIA's sentence
+  number) are cut into ten consecutive blocks; fold ``i`` tests block ``i`` of every cell, so each
+  test set is class-balanced (WA = UA, the paper's "Acc") and holds the same sentence numbers in
+  every cell. Its dev set is block ``i + 1``. Speaker-dependent by construction (CASIA has four
+  speakers): the report says so.
 
 In every speaker-independent protocol the dev set is made of whole speakers taken from the
 training side (``dev_fraction`` of them, at least one), so model selection never sees a test
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +46,11 @@ PROTOCOLS = (
     "speaker-kfold",
     "stratified-kfold",
     "corpus-split",
+    "casia-10fold",
 )
+# Protocols whose folds never share a speaker between train/dev and test. ``corpus-split`` is
+# whatever the corpus made it (LibriSpeech's is speaker-independent, ESD's is not).
+SPEAKER_INDEPENDENT_PROTOCOLS = ("leave-one-session-out", "leave-one-speaker-out", "speaker-kfold")
 
 
 @dataclass
@@ -121,11 +132,39 @@ def _stratified(utts: list[Utterance], k: int, seed: int, repeats: int, dev_frac
                 for u in rest:
                     rest_by_label[u.emotion].append(u.id)
                 for ids in rest_by_label.values():
-                    dev.update(ids[::step])
+                    # Every step-th from the step-th on: a class with fewer than `step` utterances
+                    # left stays whole in train instead of going wholly to dev.
+                    dev.update(ids[step - 1::step])
             name = f"{i + 1}" if repeats == 1 else f"r{r + 1}-{i + 1}"
             folds.append(
                 Fold(name, [u.id for u in rest if u.id not in dev], [u.id for u in rest if u.id in dev], parts[i])
             )
+    return folds
+
+
+def _natural_key(text: str) -> list:
+    """Sort key that orders digit runs by value (``x_9`` before ``x_10``)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _cell_blocks(utts: list[Utterance], k: int, dev_fraction: float) -> list[Fold]:
+    """``casia-10fold``: consecutive blocks of every speaker × emotion cell (see module doc)."""
+    cells: dict[tuple[str, str | None], list[Utterance]] = defaultdict(list)
+    for u in utts:
+        cells[(u.speaker, u.emotion)].append(u)
+    block_of: dict[str, int] = {}
+    for members in cells.values():
+        members.sort(key=lambda u: _natural_key(u.id))
+        n = len(members)
+        for i, u in enumerate(members):
+            block_of[u.id] = i * k // n
+    folds = []
+    for i in range(k):
+        dev_block = (i + 1) % k if dev_fraction > 0 else None
+        test = [u.id for u in utts if block_of[u.id] == i]
+        dev = [u.id for u in utts if block_of[u.id] == dev_block]
+        train = [u.id for u in utts if block_of[u.id] not in (i, dev_block)]
+        folds.append(Fold(str(i + 1), train, dev, test))
     return folds
 
 
@@ -156,6 +195,8 @@ def make_folds(
         return folds
     if protocol == "stratified-kfold":
         return _stratified(utts, k, seed, repeats, dev_fraction)
+    if protocol == "casia-10fold":
+        return _cell_blocks(utts, 10, dev_fraction)
     if protocol == "corpus-split":
         parts = {s: [u.id for u in utts if u.split == s] for s in ("train", "dev", "test")}
         if not parts["train"] or not parts["test"]:

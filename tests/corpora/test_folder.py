@@ -1,0 +1,134 @@
+"""``folder``: a corpus of one's own from a directory and a CSV (SEQD-like and call-centre)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sertool.corpora.folder import parse_intensity, prepare_folder
+from sertool.errors import SertoolError
+
+SEQD_CSV = """\
+path,emotion,intensity,speaker,gender,text,language,session,split
+spk01/anger_001.wav,anger,high,spk01,F,我真的受够了！,zh,s1,train
+spk01/trust_001.wav,trust,low,spk01,F,交给你我放心。,zh,s1,train
+spk02/neutral_001.wav,neutral,,spk02,male,今天星期三。,zh,s2,test
+spk02/joy_001.wav,joy,medium,spk02,M,我太高兴了。,zh,s2,test
+spk03/anticipation_001.wav,anticipation,strong,spk03,F,快点开始吧。,zh,,dev
+spk03/sad_001.wav,sad,normal,spk03,F,,zh,,train
+spk03/contempt_001.wav,contempt,high,spk03,F,哼。,zh,,train
+spk03/missing.wav,sad,low,spk03,F,不见了。,zh,,train
+spk04/x_001.wav,sad,low,spk04,X,性别不明。,zh,,train
+spk04/y_001.wav,sad,7,spk04,F,数字强度。,zh,,train
+spk04/z_001.wav,,,spk04,F,没有标签。,zh,,train
+spk04/z_001.wav,sad,,spk04,F,重复。,zh,,train
+"""
+
+
+def build_seqd(root: Path, write_wav) -> Path:
+    rel = root / "SEQD"
+    for line in SEQD_CSV.splitlines()[1:]:
+        path = line.split(",")[0]
+        if "missing" not in path:
+            write_wav(rel / path, 16000)
+    (rel / "labels.csv").write_text(SEQD_CSV, encoding="utf-8")
+    return rel
+
+
+def test_seqd_like(tmp_path, write_wav, outputs, folds_ok):
+    rel = build_seqd(tmp_path, write_wav)
+    report = prepare_folder(rel, tmp_path / "out", name="seqd", style="acted", k=2)
+    utts, protocol, folds, summary = outputs(tmp_path / "out")
+    assert report.kept == len(utts) == 7
+
+    u = utts["seqd/spk01/anger_001"]
+    assert u.corpus == "seqd" and u.audio == str(rel / "spk01" / "anger_001.wav")
+    assert (u.duration, u.sample_rate, u.speaker, u.gender, u.language, u.session, u.style, u.split) == (
+        pytest.approx(0.2), 16000, "seqd/spk01", "F", "zh", "s1", "acted", "train")
+    assert u.text == "我真的受够了！" and u.phones[:2] == ["uo3", "zh"]
+    assert (u.emotion, u.emotion_raw, u.intensity, u.esc, u.eis, u.vad) == (
+        "angry", "anger", "high", "anger", 3.5, None)
+    trust = utts["seqd/spk01/trust_001"]
+    assert (trust.emotion, trust.emotion_raw, trust.esc, trust.eis) == ("other", "trust", "trust", 1.5)
+    antic = utts["seqd/spk03/anticipation_001"]
+    assert (antic.esc, antic.intensity, antic.eis, antic.split, antic.session) == (
+        "anticipation", "strong", 3.0, "dev", None)
+    neutral = utts["seqd/spk02/neutral_001"]
+    assert (neutral.esc, neutral.eis, neutral.gender, neutral.intensity) == ("neutral", 0.0, "M", None)
+    assert utts["seqd/spk02/joy_001"].emotion == "happy" and utts["seqd/spk02/joy_001"].eis == 2.5
+    assert utts["seqd/spk03/sad_001"].text is None and utts["seqd/spk03/sad_001"].eis == 2.0
+    unlabelled = utts["seqd/spk04/z_001"]
+    assert (unlabelled.emotion, unlabelled.esc, unlabelled.eis) == (None, None, -1.0)
+
+    assert summary["skipped"] == {
+        "unknown emotion label": 1, "audio file missing": 1, "unknown gender (F, M, female, male or empty)": 1,
+        "numeric intensity without --rating-range": 1, "audio listed twice": 1,
+    }
+    warnings = "\n".join(summary["warnings"])
+    assert "labels.csv:8 ('contempt')" in warnings and "labels.csv:13" in warnings
+    assert protocol == "speaker-kfold"
+    folds_ok(utts, folds, speaker_independent=True)
+
+    prepare_folder(rel, tmp_path / "split", name="seqd", protocol="corpus-split")
+    _, protocol, folds, _ = outputs(tmp_path / "split")
+    assert protocol == "corpus-split" and len(folds[0].test) == 2
+
+
+def test_call_centre(tmp_path, write_wav, outputs):
+    rel = tmp_path / "calls"
+    rows = ["path,emotion,intensity,agent"]
+    for i, (emo, rating) in enumerate([("angry", "5"), ("neutral", "1"), ("frustrated", "4"), ("happy", "3")] * 3):
+        write_wav(rel / f"call{i:03d}.wav", 8000)
+        rows.append(f"call{i:03d}.wav,{emo},{rating},a{i % 2}")
+    csv = tmp_path / "elsewhere" / "calls.csv"
+    csv.parent.mkdir()
+    csv.write_text("\n".join(rows) + "\n")
+    with pytest.raises(SertoolError, match="no speaker column"):
+        prepare_folder(rel, tmp_path / "out", csv_path=csv, name="calls")
+    report = prepare_folder(rel, tmp_path / "out", csv_path=csv, name="calls", style="spontaneous",
+                            rating_range=(1, 5), protocol="stratified-kfold", k=3)
+    utts, protocol, folds, summary = outputs(tmp_path / "out")
+    assert report.kept == 12
+    u = utts["calls/call000"]
+    assert (u.sample_rate, u.style, u.language, u.speaker, u.gender, u.text, u.phones) == (
+        8000, "spontaneous", "en", "calls/unknown", None, None, None)
+    assert (u.emotion, u.intensity, u.esc, u.eis) == ("angry", None, "anger", 4.0)
+    assert utts["calls/call002"].esc is None and utts["calls/call002"].eis == -1.0  # frustrated
+    assert utts["calls/call003"].eis == pytest.approx(2.5)
+    assert any("not speaker-independent" in w for w in summary["warnings"])
+    assert "calls.csv: column(s) not used: agent" in summary["warnings"]
+
+
+def test_parse_intensity():
+    assert parse_intensity("Low", None) == ("low", 1.5)
+    assert parse_intensity("strong", None) == ("strong", 3.0)
+    assert parse_intensity("", None) == (None, None)
+    with pytest.raises(SertoolError, match="unknown intensity"):
+        parse_intensity("very", None)
+
+
+def test_bad_input(tmp_path, write_wav):
+    rel = build_seqd(tmp_path, write_wav)
+    with pytest.raises(SertoolError, match="must be lower-case"):
+        prepare_folder(rel, tmp_path / "out", name="My Corpus")
+    with pytest.raises(SertoolError, match="built-in"):
+        prepare_folder(rel, tmp_path / "out", name="iemocap")
+    with pytest.raises(SertoolError, match="style"):
+        prepare_folder(rel, tmp_path / "out", name="x", style="shouted")
+    with pytest.raises(SertoolError, match="label CSV not found"):
+        prepare_folder(rel, tmp_path / "out", name="x", csv_path=tmp_path / "none.csv")
+    (tmp_path / "bad.csv").write_text("file,label\na.wav,angry\n")
+    with pytest.raises(SertoolError, match="missing column"):
+        prepare_folder(rel, tmp_path / "out", name="x", csv_path=tmp_path / "bad.csv")
+
+
+def test_cli(tmp_path, write_wav, cli):
+    rel = build_seqd(tmp_path, write_wav)
+    result = cli("prep", "folder", rel, tmp_path / "out", "--style", "acted", "-k", "2")
+    assert result.exit_code == 0, result.output
+    assert "seqd: kept 7 utterances" in result.output  # name defaults to the directory's
+    result = cli("prep", "folder", rel, tmp_path / "out2", "--name", "mine", "--rating-range", "1,7", "-k", "2")
+    assert result.exit_code == 0 and "mine: kept 8 utterances" in result.output
+    bad = cli("prep", "folder", rel, tmp_path / "out3", "--rating-range", "7")
+    assert bad.exit_code == 1 and "--rating-range must be LOW,HIGH" in bad.output
