@@ -19,7 +19,14 @@ def features(
     jobs: Jobs = 1,
     force: Force = False,
 ) -> None:
-    """Extract features for every utterance of the manifests into OUT_DIR (shards, index, CMVN)."""
+    """Extract features for every utterance of the manifests into OUT_DIR (shards, index, CMVN).
+
+    One extractor writes OUT_DIR itself; '+'-joined extractors read each file once, one OUT_DIR/<name>/ each.
+
+    --config YAML: one section per extractor name, plus 'augment', 'random_resample' and 'shard_size'.
+
+    An interrupted run keeps its finished shards; rerunning resumes.
+    """
     from sertool.errors import SertoolError
     from sertool.features.pipeline import extract_features
 

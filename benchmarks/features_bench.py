@@ -1,0 +1,259 @@
+"""Benchmark of the features stage: speed and peak memory of sertool's pipeline vs a bare loop.
+
+For each extractor (fbank, logmel, pitch by default) it measures, each in a fresh process:
+
+* ``bare``: a plain loop over the manifest — soundfile read + the same features computed with
+  torchaudio (Kaldi fbank), librosa (log-mel + Δ/ΔΔ) or pyworld (dio + stonemask), one torch
+  and one BLAS thread, nothing stored;
+* ``sertool -jN``: :func:`sertool.features.pipeline.extract_features` with ``--jobs N`` and
+  ``--force`` (shards, index, CMVN, config all written).
+
+Wall time excludes interpreter start-up and imports (CPU time is user + system of the process
+and its workers over the same span); each process warms up once on one second of noise
+(librosa's numba kernels compile on first use) before the clock starts. Speed is
+audio seconds per wall second ("× real time"). Peak memory is the largest sum over the process
+and its children, sampled every 250 ms from /proc, of RSS and of PSS (RSS/PSS in the table;
+PSS divides pages shared by forked workers between them, so it is the memory really used).
+
+Usage:
+    python benchmarks/features_bench.py MANIFEST [--jobs 1 2] [--extractors fbank logmel pitch]
+    python benchmarks/features_bench.py --make-corpus /tmp/bench --minutes 60   # synthetic corpus
+
+Example output row (wall, CPU, speed, peak RSS/PSS; then ratios to the bare loop):
+    | fbank | 1794 | 1.54 s (0.94 s CPU), 1168×, 599/431 MB | 2.02 s (1.30 s CPU), 889×, 675/548 MB | ... |
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BENCH_EXTRACTORS = ("fbank", "logmel", "pitch")
+
+
+# ---------------------------------------------------------------------------------------
+# inside the measured child process
+# ---------------------------------------------------------------------------------------
+def bare_function(name: str):
+    """The plain computation for ``name``: ``wave (float32, 16 kHz) -> features``."""
+    import numpy as np
+
+    if name == "fbank":
+        import torch
+        import torchaudio.compliance.kaldi as kaldi
+
+        def fbank(wave):
+            x = torch.from_numpy(wave * 32768.0).unsqueeze(0)
+            return kaldi.fbank(x, num_mel_bins=80, frame_length=25.0, frame_shift=10.0, window_type="hamming",
+                               dither=0.0, sample_frequency=16000.0).numpy()
+        return fbank
+    if name == "logmel":
+        import librosa
+
+        def logmel(wave):
+            mel = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=800, hop_length=400, win_length=800,
+                                                 window="hann", n_mels=128, pad_mode="constant")
+            lm = np.log(np.maximum(mel, 1e-10))
+            d1 = librosa.feature.delta(lm, width=5, mode="nearest")
+            return np.concatenate([lm, d1, librosa.feature.delta(d1, width=5, mode="nearest")]).T
+        return logmel
+    if name == "pitch":
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pyworld
+
+        def pitch(wave):
+            x = wave.astype(np.float64)
+            f0, t = pyworld.dio(x, 16000, f0_floor=71.0, f0_ceil=800.0, frame_period=10.0)
+            return pyworld.stonemask(x, f0, t, 16000)
+        return pitch
+    raise SystemExit(f"no bare loop for {name}")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    import resource
+
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
+def child(mode: str, name: str, manifest: str, jobs: int, out_dir: str) -> None:
+    """Run one measurement and print ``{"wall": s, "audio": s}`` as JSON."""
+    import numpy as np
+    import soundfile as sf
+    import torch
+
+    from sertool.data.manifest import read_manifest
+    from sertool.features.extractors import get_extractor
+
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1)  # one core per process, as sertool's workers run
+    noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    if mode == "bare":
+        compute = bare_function(name)
+        compute(noise)  # warm-up
+        cpu_before = cpu_seconds()
+        start = time.perf_counter()
+        audio = 0.0
+        for u in read_manifest(manifest):
+            wave, sr = sf.read(u.audio, dtype="float32")
+            assert sr == 16000, "the bare loop expects 16 kHz audio"
+            compute(wave)
+            audio += wave.size / sr
+        wall = time.perf_counter() - start
+    else:
+        from sertool.features.pipeline import extract_features
+
+        get_extractor(name)(noise, 16000)  # warm-up (forked workers inherit it)
+        audio = sum(u.duration for u in read_manifest(manifest))
+        cpu_before = cpu_seconds()
+        start = time.perf_counter()
+        extract_features([Path(manifest)], Path(out_dir), name, config=None, jobs=jobs, force=True)
+        wall = time.perf_counter() - start
+    print(json.dumps({"wall": wall, "audio": audio, "cpu": cpu_seconds() - cpu_before}))
+
+
+# ---------------------------------------------------------------------------------------
+# the driver
+# ---------------------------------------------------------------------------------------
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (via /proc/<pid>/task/<tid>/children: no full /proc scan)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """Summed RSS and PSS (bytes) of ``pid`` and all its descendants.
+
+    RSS counts pages a forked worker shares with its parent in both; PSS splits shared pages
+    between the processes sharing them, so its sum is the memory the tree really occupies.
+    """
+    rss = pss = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+def measure(args: list[str]) -> dict:
+    """Run a child measurement, sampling its process tree's memory; return its JSON plus peaks."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss, pss = tree_memory(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.25)  # sparse sampling: reading smaps costs the measured cores time too
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"measurement {args} failed")
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_rss": peak[0], "peak_pss": peak[1]}
+
+
+def fmt(r: dict) -> str:
+    return (f"{r['wall']:.2f} s ({r['cpu']:.2f} s CPU), {r['audio'] / r['wall']:.0f}×, "
+            f"{r['peak_rss'] / 2**20:.0f}/{r['peak_pss'] / 2**20:.0f} MB")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {system}"
+
+
+def run(manifest: str, extractors: list[str], jobs: list[int], repeats: int) -> str:
+    """All measurements as a Markdown table, keeping the fastest of ``repeats`` runs of each.
+
+    Runs are interleaved (bare, -j1, -j2, bare, ...) so that load from other processes drifts
+    over all of them alike.
+    """
+    header = ["extractor", "audio (s)", "bare loop, 1 process"] + [f"sertool --jobs {j}" for j in jobs] + \
+             [f"-j{j} vs bare" for j in jobs]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    with tempfile.TemporaryDirectory(prefix="features-bench-") as tmp:
+        for name in extractors:
+            modes = [["bare", name, manifest, "1", tmp]] + \
+                    [["sertool", name, manifest, str(j), f"{tmp}/{name}-j{j}"] for j in jobs]
+            best: list[dict | None] = [None] * len(modes)
+            for _ in range(repeats):
+                for i, mode in enumerate(modes):
+                    r = measure(mode)
+                    if best[i] is None or r["wall"] < best[i]["wall"]:
+                        best[i] = r
+            bare, *ours = best
+            ratios = [f"{o['wall'] / bare['wall']:.2f}× wall, {o['cpu'] / bare['cpu']:.2f}× CPU" for o in ours]
+            rows.append("| " + " | ".join([name, f"{bare['audio']:.0f}", fmt(bare), *map(fmt, ours), *ratios]) + " |")
+            print(rows[-1], flush=True)
+    return "\n".join(rows)
+
+
+def make_corpus(root: Path, minutes: float) -> Path:
+    """A synthetic 16 kHz corpus (harmonic 'voiced' halves + noise pauses, 2–7 s clips, 10 speakers)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "features"))
+    from features_fixtures import make_corpus as generate
+
+    num = max(1, int(minutes * 60 / 4.5))
+    return generate(root, num_utts=num, speakers=10, seconds=(2.0, 7.0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest", nargs="?")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--extractors", nargs="+", default=list(BENCH_EXTRACTORS))
+    parser.add_argument("--repeats", type=int, default=1, help="runs per measurement; the fastest is kept")
+    parser.add_argument("--make-corpus", type=Path, help="write a synthetic corpus here and benchmark it")
+    parser.add_argument("--minutes", type=float, default=30.0, help="audio minutes of --make-corpus")
+    parser.add_argument("--child", nargs=5, metavar=("MODE", "NAME", "MANIFEST", "JOBS", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, name, manifest, jobs, out = args.child
+        child(mode, name, manifest, int(jobs), out)
+        return
+    manifest = str(make_corpus(args.make_corpus, args.minutes)) if args.make_corpus else args.manifest
+    if not manifest:
+        parser.error("give a MANIFEST or --make-corpus DIR")
+    print(f"manifest: {manifest}\nmachine: {machine()}\nload average before: {os.getloadavg()[0]:.2f}\n")
+    table = run(manifest, args.extractors, args.jobs, args.repeats)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}\n\n" + table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Extractors by name: build one from a config mapping, or rebuild the one that wrote a directory.
+
+Registered names: ``fbank``, ``logmel``, ``spectrogram``, ``pitch``, ``waveform`` (see
+:mod:`sertool.features.spectral`, :mod:`sertool.features.pitch`,
+:mod:`sertool.features.waveform`). Several names joined with ``+`` are computed in one pass
+by the pipeline (:func:`parse_extractor_names`).
+
+Example:
+    >>> fb = get_extractor("fbank", {"num_mel_bins": 40})
+    >>> fb.dims, fb.frame_shift, fb.sample_rate
+    (40, 0.01, 16000)
+    >>> same = load_extractor("feats/fbank")   # for inference on new clips
+    >>> feats = same(wave, 16000)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from sertool.errors import SertoolError
+from sertool.features import pitch, spectral, waveform  # noqa: F401  (registers the extractors)
+from sertool.features.base import REGISTRY, Extractor
+from sertool.features.config import build_config
+
+#: File in a feature directory recording the extractor name and its resolved settings.
+CONFIG_NAME = "config.yaml"
+
+
+def extractor_names() -> list[str]:
+    """All registered extractor names."""
+    return sorted(REGISTRY)
+
+
+def parse_extractor_names(spec: str) -> list[str]:
+    """Split ``"fbank+pitch"`` into known, distinct names (``SertoolError`` otherwise)."""
+    names = [n.strip() for n in spec.split("+")]
+    for n in names:
+        if n not in REGISTRY:
+            raise SertoolError(f"unknown extractor {n!r} (known: {', '.join(extractor_names())})")
+    if len(set(names)) != len(names):
+        raise SertoolError(f"extractor named twice in {spec!r}")
+    return names
+
+
+def get_extractor(name: str, conf: Mapping[str, Any] | None = None) -> Extractor:
+    """The extractor registered as ``name`` with ``conf`` overriding its paper defaults."""
+    if name not in REGISTRY:
+        raise SertoolError(f"unknown extractor {name!r} (known: {', '.join(extractor_names())})")
+    cls = REGISTRY[name]
+    return cls(build_config(cls.Config, conf, name))
+
+
+def load_extractor(feats_dir: str | Path) -> Extractor:
+    """Rebuild the extractor that wrote ``feats_dir`` from its ``config.yaml``."""
+    path = Path(feats_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise SertoolError(f"no {CONFIG_NAME} in {feats_dir}: not a feature directory written by sertool")
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(saved, dict) or "extractor" not in saved:
+        raise SertoolError(f"{path} does not name an extractor")
+    return get_extractor(saved["extractor"], saved.get("conf") or {})

@@ -1,0 +1,114 @@
+"""Extractors: Kaldi equality, paper dimensions, frame-count formulas, registry and config errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchaudio.compliance.kaldi as kaldi
+import torchaudio.functional as taf
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
+from features_fixtures import harmonic_tone  # noqa: E402
+
+from sertool.errors import SertoolError  # noqa: E402
+from sertool.features.extractors import get_extractor, parse_extractor_names  # noqa: E402
+from sertool.features.spectral import deltas  # noqa: E402
+
+RNG = np.random.default_rng(0)
+WAVE = (0.1 * RNG.standard_normal(16000 * 2) + harmonic_tone(150, 2.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("conf", [{}, {"num_mel_bins": 40, "snip_edges": False, "window_type": "povey",
+                                       "input_scale": 1.0, "use_energy": True}])
+def test_fbank_equals_torchaudio_kaldi(conf):
+    ext = get_extractor("fbank", conf)
+    c = ext.config
+    ref = kaldi.fbank(torch.from_numpy(WAVE * c.input_scale).unsqueeze(0), **c.kaldi_kwargs()).numpy()
+    ours = ext(WAVE, 16000)
+    assert ours.dtype == np.float32 and ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_fbank_defaults_follow_speecheq():
+    c = get_extractor("fbank").config
+    assert (c.num_mel_bins, c.frame_length_ms, c.frame_shift_ms, c.window_type, c.dither, c.sample_rate) == \
+        (80, 25.0, 10.0, "hamming", 0.0, 16000)
+
+
+def test_fbank_dither_is_deterministic():
+    ext = get_extractor("fbank", {"dither": 1.0})
+    a, b = ext(WAVE, 16000), ext(WAVE, 16000)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, get_extractor("fbank")(WAVE, 16000))
+
+
+def test_logmel_is_384_dims_with_deltas():
+    ext = get_extractor("logmel")
+    feats = ext(WAVE, 16000)
+    assert ext.dims == 384 and feats.shape == (1 + WAVE.size // 400, 384)
+    assert ext.frame_shift == 400 / 16000
+    static = get_extractor("logmel", {"deltas": False})(WAVE, 16000)
+    np.testing.assert_allclose(feats[:, :128], static, rtol=1e-6)
+    # the delta of a constant signal's log-mel is zero
+    flat = get_extractor("logmel")(np.full(16000, 0.1, np.float32), 16000)
+    assert np.abs(flat[5:-5, 128:]).max() < 1e-3
+
+
+def test_deltas_equal_torchaudio():
+    x = RNG.standard_normal((57, 12)).astype(np.float32)
+    for window in (5, 9):
+        ref = taf.compute_deltas(torch.from_numpy(x.T), win_length=window).numpy().T
+        np.testing.assert_allclose(deltas(x, window), ref, atol=1e-5)
+
+
+def test_spectrogram_is_speechsplit_like():
+    ext = get_extractor("spectrogram")
+    feats = ext(WAVE, 16000)
+    assert feats.shape == (1 + WAVE.size // 256, 80)
+    assert feats.min() >= 0.0 and feats.max() <= 1.0 and feats.std() > 0.01
+
+
+@pytest.mark.parametrize("name, formula", [
+    ("fbank", lambda n: 1 + (n - 400) // 160 if n >= 400 else 0),
+    ("logmel", lambda n: 1 + n // 400),
+    ("spectrogram", lambda n: 1 + n // 256),
+    ("pitch", lambda n: 1 + n // 160),
+    ("waveform", lambda n: n),
+])
+@pytest.mark.parametrize("n", [400, 401, 559, 560, 12345, 16000])
+def test_frame_counts_match_documented_formula(name, formula, n):
+    ext = get_extractor(name)
+    assert ext.num_frames(n) == formula(n)
+    assert ext(WAVE[:n], 16000).shape == (formula(n), ext.dims)
+
+
+def test_fbank_snip_edges_false_formula():
+    ext = get_extractor("fbank", {"snip_edges": False})
+    for n in (400, 12345, 16000):
+        assert ext(WAVE[:n], 16000).shape[0] == ext.num_frames(n) == (n + 80) // 160
+    assert ext(WAVE[:399], 16000).shape[0] == ext.num_frames(399) == 0  # less than one window
+
+
+def test_call_resamples_to_the_extractor_rate():
+    ext = get_extractor("waveform")
+    assert ext(WAVE[:8000], 8000).shape == (16000, 1)
+    assert get_extractor("fbank")(WAVE[:8000], 8000).shape == (98, 80)
+
+
+def test_registry_and_config_errors():
+    assert parse_extractor_names("fbank+pitch") == ["fbank", "pitch"]
+    with pytest.raises(SertoolError, match="unknown extractor 'mfcc'"):
+        get_extractor("mfcc")
+    with pytest.raises(SertoolError, match="extractor named twice"):
+        parse_extractor_names("fbank+fbank")
+    with pytest.raises(SertoolError, match="unknown fbank setting 'bins'"):
+        get_extractor("fbank", {"bins": 40})
+    with pytest.raises(SertoolError, match="fbank.num_mel_bins must be an integer"):
+        get_extractor("fbank", {"num_mel_bins": "80"})
+    with pytest.raises(SertoolError, match="pitch: method"):
+        get_extractor("pitch", {"method": "rapt"})
+    assert get_extractor("fbank", {"frame_shift_ms": 20}).frame_shift == 0.02  # YAML ints are fine for floats
