@@ -88,11 +88,11 @@ def synthetic(
     force: Force = False,
 ) -> None:
     """Synthesise an emotional speech corpus with eSpeak NG (no download needed)."""
-    from sertool.corpora.synthetic import prepare_synthetic
+    from sertool.corpora.synthetic import GENERATOR_VERSION, prepare_synthetic
 
     langs = tuple(x.strip() for x in languages.split(",") if x.strip())
     sty = tuple(x.strip() for x in styles.split(",") if x.strip())
-    settings = dict(corpus="synthetic", speakers=speakers, per_class=per_class, languages=langs, styles=sty,
+    settings = dict(corpus="synthetic", version=GENERATOR_VERSION, speakers=speakers, per_class=per_class, languages=langs, styles=sty,
                     protocol=protocol, folds=folds, seed=seed)
     run_prep(
         out_dir, settings,
