@@ -1,13 +1,15 @@
 """Running a trained model on new audio (``sertool infer``).
 
 A model bundle (``EXP/fold-*/checkpoints/best.pt``) is self-contained: it rebuilds the feature
-extractor, the normalisation and the model. Any sample rate or channel count soundfile reads is
-accepted: audio is down-mixed and resampled to the extractor's rate.
+extractor, the normalisation and the model (waveform models read the audio itself). Any sample
+rate or channel count soundfile reads is accepted: audio is down-mixed and resampled to the
+extractor's (or the waveform model's) rate.
 
 Example:
     >>> predictor = Predictor.load("exp/sa_cnn_blstm")          # the fold with the best dev UA
     >>> predictor.predict_file("clip.wav")
-    {'file': 'clip.wav', 'emotion': 'angry', 'probabilities': {'neutral': 0.02, ...}, 'gender': 'F', ...}
+    {'file': 'clip.wav', 'emotion': 'angry', 'probabilities': {'neutral': 0.02, ...}, 'intensity': 2.7,
+     'gender': 'F', ...}
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from sertool.audio import read_audio
 from sertool.errors import SertoolError
 from sertool.train.checkpoint import load_checkpoint
 from sertool.train.runner import load_bundle_model
-from sertool.train.trainer import max_frames, resolve_device
+from sertool.train.distributed import resolve_device
+from sertool.train.trainer import max_frames
 
 
 def find_bundle(path: str | Path, fold: str | None = None) -> Path:
@@ -50,51 +53,66 @@ def find_bundle(path: str | Path, fold: str | None = None) -> Path:
 
 
 class Predictor:
-    """Feature extraction + normalisation + model, from one bundle."""
+    """Input preparation (features + normalisation, or audio for waveform models) + model, from one bundle."""
 
     def __init__(self, bundle: dict[str, Any], device: torch.device):
-        from sertool.features.extractors import get_extractor
-
         self.bundle = bundle
         self.device = device
         self.cfg, self.model = load_bundle_model(bundle, device)
-        spec = bundle["features"]
-        self.extractor = get_extractor(spec["name"], spec.get("conf"))
-        self.mean = bundle["normaliser"]["mean"].numpy()
-        self.std = bundle["normaliser"]["std"].numpy()
-        self.max_frames = max_frames(self.cfg, self.extractor.frame_shift)
+        self.main = self.cfg.train.main_task
+        if bundle.get("input_kind", "features") == "waveform":
+            self.extractor = None
+            self.sample_rate = self.model.encoder.sample_rate
+            seconds = self.cfg.data.max_seconds
+            self.max_len = None if seconds is None else int(round(seconds * self.sample_rate))
+        else:
+            from sertool.features.extractors import get_extractor
+
+            spec = bundle["features"]
+            self.extractor = get_extractor(spec["name"], spec.get("conf"))
+            self.sample_rate = self.extractor.sample_rate
+            self.mean = bundle["normaliser"]["mean"].numpy()
+            self.std = bundle["normaliser"]["std"].numpy()
+            self.max_len = max_frames(self.cfg, self.extractor.frame_shift)
 
     @classmethod
     def load(cls, path: str | Path, fold: str | None = None, device: str = "auto") -> "Predictor":
         dev = resolve_device(device)
         return cls(load_checkpoint(find_bundle(path, fold), dev), dev)
 
+    def _input(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The model input of one mono waveform at ``self.sample_rate``: ``(T, D)`` features or ``(S,)`` samples."""
+        if self.extractor is None:
+            x = wave.astype(np.float32)
+        else:
+            feats = self.extractor(wave, sample_rate)
+            if feats.shape[0] == 0:
+                raise SertoolError("clip too short to extract a single feature frame")
+            x = ((feats - self.mean) / self.std).astype(np.float32)
+        x = x[: self.max_len] if self.max_len is not None else x
+        if self.cfg.data.pad_to_max and self.max_len is not None and x.shape[0] < self.max_len:
+            x = np.pad(x, [(0, self.max_len - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+        return x
+
     @torch.no_grad()
     def predict_wave(self, wave: np.ndarray, sample_rate: int) -> dict[str, Any]:
-        """Answers of every classification head for one mono waveform at ``extractor.sample_rate``."""
-        feats = self.extractor(wave, sample_rate)
-        if feats.shape[0] == 0:
-            raise SertoolError("clip too short to extract a single feature frame")
-        if self.max_frames is not None:
-            feats = feats[: self.max_frames]
-        x = torch.from_numpy(((feats - self.mean) / self.std).astype(np.float32))[None].to(self.device)
+        """Answers of every head that has one: the main task as ``emotion`` and ``probabilities``,
+        an intensity head as ``intensity``, other classifiers (``gender``, …) by task name."""
+        x = torch.from_numpy(self._input(wave, sample_rate))[None].to(self.device)
         preds = self.model(x, torch.tensor([x.shape[1]], device=self.device))
         out: dict[str, Any] = {}
-        for name, info in self.bundle["tasks"].items():
-            if "labels" not in info or preds[name].ndim != 2:
-                continue
-            probs = torch.softmax(preds[name][0].float(), -1).cpu().numpy().astype(float)
-            probs = probs / probs.sum()  # exact normalisation after the float conversion
-            best = info["labels"][int(probs.argmax())]
-            if name == self.cfg.train.main_task:
-                out["emotion"] = best
-                out["probabilities"] = {lab: float(p) for lab, p in zip(info["labels"], probs)}
+        for name, task in self.model.tasks.items():
+            answer = task.answer(preds[name])[0]
+            if name == self.main:
+                out["emotion"] = answer[name]
+                out["probabilities"] = answer[f"{name}_probabilities"]
+            elif task.kind == "intensity" and "intensity" not in out:
+                out["intensity"] = answer[name]
             else:
-                out[name] = best
-                out[f"{name}_probabilities"] = {lab: float(p) for lab, p in zip(info["labels"], probs)}
+                out.update(answer)
         return out
 
     def predict_file(self, path: str | Path) -> dict[str, Any]:
         """Read any audio file soundfile supports and predict; errors are one-line SertoolErrors."""
-        wave, sr = read_audio(path, sample_rate=self.extractor.sample_rate)
+        wave, sr = read_audio(path, sample_rate=self.sample_rate)
         return {"file": str(path), **self.predict_wave(wave, sr)}

@@ -1,7 +1,9 @@
-"""Classification metrics of speech emotion recognition.
+"""Metrics of speech emotion recognition and of its auxiliary tasks.
 
 WA (weighted accuracy) is the overall accuracy; UA (unweighted accuracy) the mean of the
 per-class recalls, over the classes present in the reference. Both are fractions in [0, 1].
+Intensity regression is scored with Lin's CCC and the MSE (speecheq.txt §3.1); CTC outputs with
+a token error rate (PER / CER / WER).
 
 Example:
     >>> s = classification_scores([0, 0, 1, 2], [0, 1, 1, 2], labels=["neutral", "happy", "angry"])
@@ -45,3 +47,43 @@ def classification_scores(y_true: Sequence[int], y_pred: Sequence[int], labels: 
         "support": {lab: int(support[i]) for i, lab in enumerate(labels)},
         "confusion": cm.tolist(),
     }
+
+
+def concordance_cc(pred: Sequence[float], ref: Sequence[float]) -> float:
+    """Lin's concordance correlation coefficient ``2·cov / (var_p + var_r + (mean_p − mean_r)²)``.
+
+    Example:
+        >>> round(concordance_cc([1.0, 2.0, 3.0], [1.0, 2.0, 3.5]), 3)
+        0.952
+    """
+    p, r = np.asarray(pred, dtype=float), np.asarray(ref, dtype=float)
+    cov = np.mean((p - p.mean()) * (r - r.mean()))
+    denom = p.var() + r.var() + (p.mean() - r.mean()) ** 2
+    return float(2 * cov / denom) if denom > 0 else 0.0
+
+
+def mean_squared_error(pred: Sequence[float], ref: Sequence[float]) -> float:
+    p, r = np.asarray(pred, dtype=float), np.asarray(ref, dtype=float)
+    return float(np.mean((p - r) ** 2)) if p.size else 0.0
+
+
+def edit_distance(ref: Sequence, hyp: Sequence) -> int:
+    """Levenshtein distance (substitutions + deletions + insertions) between two token sequences."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]
+
+
+def token_error_rate(refs: Sequence[Sequence], hyps: Sequence[Sequence]) -> float:
+    """``(S + D + I) / N`` over a corpus: PER for phones, CER for characters, WER for words.
+
+    Example:
+        >>> token_error_rate([["a", "b", "c"]], [["a", "c", "d"]])
+        0.6666666666666666
+    """
+    total = sum(len(r) for r in refs)
+    return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / total if total else 0.0

@@ -18,6 +18,12 @@ import numpy as np
 from rich.table import Table
 
 SUMMARY_KEYS = ("wa", "ua", "macro_f1")
+# Auxiliary scores that are not fractions (printed as they are, not in percent).
+PLAIN_AUX_SUFFIXES = ("_ccc", "_mse")
+
+
+def _aux(key: str, value: float) -> str:
+    return f"{value:.3f}" if key.endswith(PLAIN_AUX_SUFFIXES) else f"{100 * value:.2f}"
 
 
 def summarise_folds(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -40,7 +46,7 @@ def summarise_folds(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_table(summary: dict[str, Any]) -> Table:
-    """A rich table: one row per fold, then mean ± std; values in percent."""
+    """A rich table: one row per fold, then mean ± std; values in percent (CCC and MSE as they are)."""
     folds = summary["folds"]
     aux = sorted({k for s in folds.values() for k in s.get("aux", {})})
     table = Table(title="evaluation (test sets, %)")
@@ -48,10 +54,10 @@ def format_table(summary: dict[str, Any]) -> Table:
         table.add_column(col, justify="right")
     for name, s in folds.items():
         table.add_row(name, str(s.get("n", "")), *(f"{100 * s[k]:.2f}" for k in SUMMARY_KEYS),
-                      *(f"{100 * s['aux'][k]:.2f}" if k in s.get("aux", {}) else "" for k in aux))
+                      *(_aux(k, s["aux"][k]) if k in s.get("aux", {}) else "" for k in aux))
     mean, std = summary["mean"], summary["std"]
     table.add_row("mean ± std", "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in SUMMARY_KEYS),
-                  *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in aux), style="bold")
+                  *(f"{_aux(k, mean[k])} ± {_aux(k, std[k])}" for k in aux), style="bold")
     return table
 
 

@@ -1,9 +1,10 @@
 """Encoders (a registry by name) and the multi-task model that joins them to task heads.
 
-Importing this package registers every built-in encoder.
+Importing this package registers every built-in encoder: ``sa_cnn_blstm`` (sa_cnn_blstm.txt),
+``ecapa_tdnn`` (SpeechEQ's backbone, speecheq.txt) and ``blstm_attention`` (selective_mtl.txt).
 """
 
-from sertool.models import sa_cnn_blstm  # noqa: F401  (registers "sa_cnn_blstm")
-from sertool.models.registry import build_encoder, encoder_names, register_encoder
+from sertool.models import blstm_attention, ecapa_tdnn, sa_cnn_blstm  # noqa: F401  (register the encoders)
+from sertool.models.registry import Encoder, build_encoder, encoder_class, encoder_names, register_encoder
 
-__all__ = ["build_encoder", "encoder_names", "register_encoder"]
+__all__ = ["Encoder", "build_encoder", "encoder_class", "encoder_names", "register_encoder"]

@@ -1,4 +1,5 @@
-"""Padding helpers shared by encoders: masks from lengths, edge replication, masked softmax.
+"""Padding helpers shared by encoders and heads: masks from lengths, edge replication, masked
+softmax and statistics, and recurrent layers run on packed sequences.
 
 Example:
     >>> lengths_to_mask(torch.tensor([3, 1]))
@@ -9,6 +10,8 @@ Example:
 from __future__ import annotations
 
 import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -32,3 +35,28 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> t
     """Softmax over ``dim`` with masked-out positions given exactly zero weight."""
     scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
     return torch.softmax(scores, dim=dim) * mask
+
+
+def masked_mean_std(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation over time of ``x`` ``(N, C, T)`` on the frames where ``mask`` ``(N, T)``.
+
+    Example:
+        >>> m, s = masked_mean_std(torch.tensor([[[1., 3., 100.]]]), torch.tensor([[True, True, False]]))
+        >>> m.tolist(), round(float(s), 3)
+        ([[2.0]], 1.0)
+    """
+    w = mask[:, None, :].to(x.dtype)  # (N, 1, T)
+    count = w.sum(-1).clamp(min=1)  # (N, 1)
+    mean = (x * w).sum(-1) / count  # (N, C)
+    var = (((x - mean[..., None]) ** 2) * w).sum(-1) / count
+    return mean, var.clamp(min=eps).sqrt()
+
+
+def run_packed(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Run a batch-first recurrent layer on ``x`` ``(N, T, C)`` as packed sequences.
+
+    Padded steps never reach the state of a valid one, and come out as zeros: ``(N, T, H)``.
+    """
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    out, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+    return out

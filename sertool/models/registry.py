@@ -1,26 +1,47 @@
-"""Encoder registry: YAML names an encoder and its arguments, the registry builds it.
+"""Encoder registry and the encoder contract: YAML names an encoder and its arguments.
 
-An encoder is an ``nn.Module`` whose ``forward(feats, lengths)`` takes a padded batch
-``(N, T, D)`` with absolute lengths ``(N,)`` and returns a dict of named outputs:
-``pooled`` ``(N, E)`` (utterance embedding), ``frames`` ``(N, T', C)`` and ``frame_lengths``
-``(N,)`` (frame-level states), plus anything else it wants to expose. It declares
-``output_dims = {"pooled": E, "frames": C}`` so task heads can be sized.
+An encoder is an :class:`Encoder` whose ``forward(x, lengths)`` takes a padded batch with
+absolute lengths ``(N,)`` and returns a dict of named outputs: ``pooled`` ``(N, E)`` (utterance
+embedding), ``frames`` ``(N, T', C)`` and ``frame_lengths`` ``(N,)`` (frame-level states), plus
+anything else it wants to expose. ``x`` is ``(N, T, D)`` feature matrices for encoders whose
+``input_kind`` is ``"features"`` and ``(N, S)`` samples at ``sample_rate`` for ``"waveform"``
+encoders (the trainer then reads audio instead of feature shards). ``output_dims`` sizes the
+task heads; ``frame_stride`` (input frames per output frame) lets heads map back to the input rate.
 
 Example:
     >>> @register_encoder("my_encoder")
-    ... class MyEncoder(nn.Module): ...
+    ... class MyEncoder(Encoder): ...
     >>> enc = build_encoder("sa_cnn_blstm", {"input_dim": 384})
+    >>> enc.output_dims, enc.frame_stride
+    ({'pooled': 960, 'frames': 120}, 3)
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from torch import nn
 
 from sertool.errors import SertoolError
 
-_ENCODERS: dict[str, Callable[..., nn.Module]] = {}
+INPUT_KINDS = ("features", "waveform")
+
+
+class Encoder(nn.Module):
+    """Base class of encoders (see the module docstring for the contract)."""
+
+    input_kind: ClassVar[str] = "features"
+    sample_rate: int = 16000  # of the samples a waveform encoder expects
+    input_dim: int = 1
+    frame_stride: int = 1
+    output_dims: dict[str, int]
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the last layer every task shares (GradNorm measures gradients there)."""
+        raise NotImplementedError
+
+
+_ENCODERS: dict[str, Callable[..., Encoder]] = {}
 
 
 def register_encoder(name: str):
@@ -29,6 +50,8 @@ def register_encoder(name: str):
     def decorate(cls):
         if name in _ENCODERS:
             raise ValueError(f"encoder {name!r} registered twice")
+        if getattr(cls, "input_kind", None) not in INPUT_KINDS:
+            raise ValueError(f"encoder {name!r}: input_kind must be one of {INPUT_KINDS}")
         _ENCODERS[name] = cls
         return cls
 
@@ -39,11 +62,17 @@ def encoder_names() -> list[str]:
     return sorted(_ENCODERS)
 
 
-def build_encoder(name: str, conf: dict[str, Any] | None = None) -> nn.Module:
-    """Instantiate encoder ``name`` with keyword arguments ``conf``."""
+def encoder_class(name: str) -> Callable[..., Encoder]:
+    """The registered class of encoder ``name`` (its ``input_kind`` is known before building)."""
     if name not in _ENCODERS:
         raise SertoolError(f"unknown encoder {name!r} (known: {', '.join(encoder_names())})")
+    return _ENCODERS[name]
+
+
+def build_encoder(name: str, conf: dict[str, Any] | None = None) -> Encoder:
+    """Instantiate encoder ``name`` with keyword arguments ``conf``."""
+    cls = encoder_class(name)
     try:
-        return _ENCODERS[name](**(conf or {}))
+        return cls(**(conf or {}))
     except TypeError as e:
         raise SertoolError(f"bad arguments for encoder {name!r}: {e}") from None

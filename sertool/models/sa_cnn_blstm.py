@@ -19,37 +19,14 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sertool.models.masking import lengths_to_mask, masked_softmax, replicate_last_frame
-from sertool.models.registry import register_encoder
-
-
-class StructuredSelfAttention(nn.Module):
-    """Lin et al.'s structured self-attention: ``A = softmax(W_s2 tanh(W_s1 Hᵀ))``, ``z = ⊕_j A_j H``.
-
-    Example:
-        >>> att = StructuredSelfAttention(in_dim=120, attn_dim=512, heads=8)
-        >>> z, a = att(torch.randn(2, 40, 120), torch.ones(2, 40, dtype=torch.bool))
-        >>> z.shape, a.shape
-        (torch.Size([2, 960]), torch.Size([2, 8, 40]))
-    """
-
-    def __init__(self, in_dim: int, attn_dim: int = 512, heads: int = 8):
-        super().__init__()
-        self.w_s1 = nn.Linear(in_dim, attn_dim, bias=False)
-        self.w_s2 = nn.Linear(attn_dim, heads, bias=False)
-        self.out_dim = in_dim * heads
-
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = self.w_s2(torch.tanh(self.w_s1(h))).transpose(1, 2)  # (N, heads, T)
-        attn = masked_softmax(scores, mask[:, None, :], dim=-1)  # (N, heads, T)
-        z = torch.bmm(attn, h)  # (N, heads, C)
-        return z.flatten(1), attn  # (N, heads·C), (N, heads, T)
+from sertool.models.masking import lengths_to_mask, replicate_last_frame, run_packed
+from sertool.models.pooling import StructuredSelfAttention
+from sertool.models.registry import Encoder, register_encoder
 
 
 @register_encoder("sa_cnn_blstm")
-class SACNNBLSTM(nn.Module):
+class SACNNBLSTM(Encoder):
     """Self-attentional CNN-BLSTM encoder (defaults: the paper's Table 1)."""
 
     def __init__(
@@ -66,7 +43,9 @@ class SACNNBLSTM(nn.Module):
         attn_heads: int = 8,
     ):
         super().__init__()
+        self.input_dim = input_dim
         self.pool_size = pool_size
+        self.frame_stride = pool_size
         self.kernel_size = kernel_size
         self.convs = nn.ModuleList(
             nn.Conv1d(input_dim if i == 0 else cnn_channels, cnn_channels, kernel_size,
@@ -82,6 +61,9 @@ class SACNNBLSTM(nn.Module):
         self.attention = StructuredSelfAttention(2 * lstm_units, attn_dim, attn_heads)
         self.output_dims = {"pooled": self.attention.out_dim, "frames": 2 * lstm_units}
 
+    def shared_parameters(self) -> list[nn.Parameter]:
+        return list(self.lstms[-1].parameters())  # feeds both the frames and the attention
+
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         x = feats  # (N, T, D)
         if x.shape[1] < self.pool_size:  # pooling needs at least one full window
@@ -93,9 +75,7 @@ class SACNNBLSTM(nn.Module):
         x = self.pool(x.transpose(1, 2)).transpose(1, 2)  # (N, T // pool, C)
         frame_lengths = (lengths // self.pool_size).clamp(min=1)
         for lstm in self.lstms:
-            packed = pack_padded_sequence(x, frame_lengths.cpu(), batch_first=True, enforce_sorted=False)
-            x, _ = pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])
-            x = self.dropout(x)  # (N, T', 2·units)
+            x = self.dropout(run_packed(lstm, x, frame_lengths))  # (N, T', 2·units)
         mask = lengths_to_mask(frame_lengths, x.shape[1])
         pooled, attn = self.attention(x, mask)
         return {"pooled": pooled, "frames": x, "frame_lengths": frame_lengths, "attention": attn}

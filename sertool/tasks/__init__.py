@@ -1,10 +1,12 @@
 """Tasks (each owns its head, label encoding, loss and metrics) and loss weighting.
 
-Importing this package registers every built-in task and weighting method.
+Importing this package registers every built-in task type (``emotion``, ``gender``, ``speaker``,
+``style``, ``intensity``, ``ctc``, ``reconstruction``) and weighting method (``fixed``,
+``schedule``, ``uncertainty``, ``dwa``, ``gradnorm``).
 """
 
-from sertool.tasks import classification  # noqa: F401  (registers "emotion", "gender")
-from sertool.tasks.base import Task, build_task, register_task, task_names
-from sertool.tasks.weighting import build_weighting
+from sertool.tasks import classification, ctc, reconstruction, regression  # noqa: F401  (register the tasks)
+from sertool.tasks.base import Task, build_task, register_task, task_class, task_names
+from sertool.tasks.weighting import Weighting, build_weighting
 
-__all__ = ["Task", "build_task", "build_weighting", "register_task", "task_names"]
+__all__ = ["Task", "Weighting", "build_task", "build_weighting", "register_task", "task_class", "task_names"]

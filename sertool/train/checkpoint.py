@@ -1,5 +1,9 @@
 """Checkpoints: ``last.pt`` to resume a fold, ``best.pt`` as a self-contained model bundle.
 
+``last.pt`` holds the model, optimiser, scheduler, gradient scaler and loss-weighting states, the
+random generator states of every process, and the position in the data (epoch and update within
+it), so a killed run resumes exactly where the checkpoint was taken.
+
 Both hold only tensors, numbers, strings, lists and dicts, so they load with
 ``torch.load(..., weights_only=True)``. A model bundle (``best.pt``) carries everything
 inference needs: the resolved configuration, the feature extractor's spec, the normalisation
@@ -39,10 +43,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def rng_state() -> dict[str, Any]:
-    """Random generator states that affect training (dropout, initialisation, shuffling)."""
+    """Random generator states that affect training (dropout, initialisation, augmentation)."""
     import random
 
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    import numpy as np
+
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": list(random.getstate()[1]),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -51,7 +63,12 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     import random
 
+    import numpy as np
+
     torch.set_rng_state(state["torch"])
     random.setstate((3, tuple(state["python"]), None))
+    if "numpy" in state:
+        n = state["numpy"]
+        np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

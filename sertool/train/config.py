@@ -11,8 +11,19 @@ Example YAML (recipes/synthetic/conf/sa_cnn_blstm.yaml)::
     tasks:
       emotion: {type: emotion, label_set: emo4, weight: 1.0}
       gender: {type: gender, weight: 1.0}
-    optim: {name: adam, lr: 1.0e-4, grad_clip_value: 1.0}
+    optim: {name: adam, lr: 1.0e-4, grad_clip_value: 1.0,
+            scheduler: {name: inverse_time, decay: 1.0e-6}}
     train: {epochs: 30, batch_size: 40, seed: 0}
+
+Several corpora train together by listing them with what each may train (a plain path trains
+every task its utterances have labels for)::
+
+    data:
+      folds: data/iemocap/folds.json          # the folds; other corpora join every fold's training set
+      manifests:
+        - data/iemocap/manifest.jsonl
+        - {path: data/librispeech/manifest.jsonl, tasks: [phones, gender], ratio: 0.5,
+           features: feats/librispeech/fbank, split: train}
 
     >>> cfg = load_config("conf.yaml", parse_overrides(["optim.lr", "3e-4"]))
     >>> cfg.optim.lr
@@ -33,15 +44,37 @@ from sertool.errors import SertoolError
 
 
 @dataclass
-class DataConfig:
-    """Where the data is and how utterances become batches."""
+class SourceConfig:
+    """One corpus of a multi-corpus training set (an entry of ``data.manifests``)."""
 
-    manifests: list[str] = field(default_factory=list)
+    path: str = ""  # its manifest.jsonl
+    tasks: list[str] | None = None  # the tasks it trains (None: every task its labels allow)
+    ratio: float = 1.0  # utterances drawn from it per epoch = ratio × its training utterances
+    features: str | None = None  # its feature directory (None: data.features)
+    folds: str | None = None  # its own folds.json, fold k paired with data.folds' fold k (None: data.folds)
+    split: str | None = None  # a corpus outside the folds trains on this split only (None: all of it)
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how utterances become batches.
+
+    A corpus whose utterances appear in its folds file trains, validates and tests by fold; a
+    corpus outside it (an ASR corpus next to an emotion corpus) joins every fold's training set.
+    """
+
+    manifests: list[str | SourceConfig] = field(default_factory=list)
     folds: str = ""
     features: str = ""
     max_seconds: float | None = 7.5  # crop longer utterances (sa_cnn_blstm.txt §4.1, selective_mtl.txt)
+    pad_to_max: bool = False  # zero-pad every input to max_seconds, the padding seen as input (selective_mtl.txt §4.1)
+    train_fraction: float = 1.0  # keep this fraction of the combined training set (0.5: "half", selective_mtl.txt)
     cmvn: str = "train"  # train: pooled over the fold's training speakers; global; speaker; none
     num_workers: int = 0
+
+    def sources(self) -> list[SourceConfig]:
+        """Every entry of ``manifests`` as a :class:`SourceConfig` (a plain path takes the defaults)."""
+        return [SourceConfig(path=m) if isinstance(m, str) else m for m in self.manifests]
 
 
 @dataclass
@@ -56,7 +89,9 @@ class OptimConfig:
     lr: float = 1e-4
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    lr_decay: float = 0.0  # Keras-style per-update decay: lr / (1 + decay · step)
+    # constant, inverse_time {decay}, stages {stages, anneal}, cosine {warmup_epochs, min_lr}
+    # (sertool.train.schedules.lr_factor)
+    scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
     grad_clip_value: float | None = None  # clip each gradient element into [-v, v]
     grad_clip_norm: float | None = None
 
@@ -70,6 +105,10 @@ class TrainConfig:
     main_task: str = "emotion"  # best checkpoint by this task's validation UA
     patience: int | None = None  # early stopping after this many epochs without improvement
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)
+    checkpoint_every_steps: int | None = None  # also save last.pt every N updates (exact mid-epoch resume)
+    amp: bool = False  # automatic mixed precision (float16 + gradient scaling), on CUDA only
+    deterministic: bool = True  # deterministic kernels (cuDNN, cuBLAS) where torch has them
+    tensorboard: bool = True  # also log to fold-<name>/tensorboard (needs the tensorboard package)
 
 
 @dataclass
@@ -77,6 +116,8 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # name (fixed, schedule, uncertainty, dwa, gradnorm) and its settings; ``lr``: learning rate of
+    # the method's own parameters (default optim.lr)
     weighting: dict[str, Any] = field(default_factory=lambda: {"name": "fixed"})
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -141,6 +182,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             except SertoolError:
                 continue
         raise SertoolError(f"config: {where} has the wrong type ({value!r})")
+    if origin is list:
+        if not isinstance(value, list):
+            raise SertoolError(f"config: {where} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     check = origin or tp
     if check is Any or (isinstance(check, type) and isinstance(value, check)):
         return value
@@ -166,6 +212,16 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError("config: no tasks given")
     if cfg.train.main_task not in cfg.tasks:
         raise SertoolError(f"config: train.main_task {cfg.train.main_task!r} is not one of the tasks")
+    for i, src in enumerate(cfg.data.sources()):
+        unknown = set(src.tasks or []) - set(cfg.tasks)
+        if unknown:
+            raise SertoolError(f"config: data.manifests[{i}] trains unknown task(s) {', '.join(sorted(unknown))}")
+        if not src.path or src.ratio <= 0:
+            raise SertoolError(f"config: data.manifests[{i}] needs a path and a ratio > 0")
+    if not 0 < cfg.data.train_fraction <= 1:
+        raise SertoolError(f"config: data.train_fraction must be in (0, 1], got {cfg.data.train_fraction}")
+    if cfg.data.pad_to_max and cfg.data.max_seconds is None:
+        raise SertoolError("config: data.pad_to_max needs data.max_seconds")
     return cfg
 
 

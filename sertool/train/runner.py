@@ -5,9 +5,11 @@ Layout (DESIGN.md)::
     EXP/config.yaml                     resolved configuration
     EXP/fold-<name>/checkpoints/last.pt resume point
     EXP/fold-<name>/checkpoints/best.pt best dev UA, a self-contained model bundle
-    EXP/fold-<name>/train_log.csv       one row per epoch
+    EXP/fold-<name>/train_log.csv       one row per epoch (and fold-<name>/tensorboard/)
     EXP/fold-<name>/scores.json         written by eval, with confusion.png
     EXP/scores.json                     every fold, mean ± std
+
+Under ``torchrun`` every process runs :func:`train_experiment`; rank 0 alone writes files.
 
 Example:
     >>> train_experiment(load_config("conf/sa_cnn_blstm.yaml"), Path("exp/sa_cnn_blstm"))
@@ -21,24 +23,27 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from torch.utils.data import DataLoader
 
 from sertool.cli.common import console
-from sertool.data.folds import read_folds
-from sertool.data.manifest import Utterance, read_manifests
 from sertool.errors import SertoolError
 from sertool.evaluation.report import plot_confusion, summarise_folds
+from sertool.models import encoder_class
 from sertool.stage import StageMarker, atomic_write_json
 from sertool.train.checkpoint import load_checkpoint
 from sertool.train.config import ExperimentConfig, build_config, save_config
 from sertool.train.data import Collator, UtteranceDataset
+from sertool.train.distributed import barrier, init_distributed, resolve_device, shutdown_distributed
+from sertool.train.sources import ExperimentData, load_experiment_data
 from sertool.train.trainer import (
-    FoldTrainer, build_model, build_normaliser, max_frames, predict, resolve_device, task_scores,
+    FoldTrainer, aux_metrics, build_model, build_normaliser, labelled, main_scores, make_inputs, predict,
 )
 
-# Settings that may change between a run and its resumption without invalidating checkpoints.
-RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.device", "train.threads", "data.num_workers"}
+# Settings that may change between a run and its resumption without changing what it computes.
+RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.device", "train.threads", "data.num_workers",
+                     "train.checkpoint_every_steps", "train.tensorboard"}
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -64,60 +69,68 @@ def _check_same_experiment(cfg: ExperimentConfig, exp_dir: Path) -> None:
                            "use another --exp-dir, or --force to start over")
 
 
-def _load_data(cfg: ExperimentConfig):
-    from sertool.features.cmvn import Cmvn
-    from sertool.features.storage import FeatureReader
-
-    protocol, folds = read_folds(cfg.data.folds)
-    utts = {u.id: u for u in read_manifests(cfg.data.manifests)}
-    reader = FeatureReader(cfg.data.features)
-    return protocol, folds, utts, reader, Cmvn.load(cfg.data.features)
+def input_kind(cfg: ExperimentConfig) -> str:
+    """``features`` or ``waveform``: what the configured encoder reads."""
+    return encoder_class(cfg.model.encoder).input_kind
 
 
-def feature_spec(features_dir: str | Path) -> dict[str, Any]:
-    """The extractor's name and resolved settings, stored in each model bundle for inference."""
-    from sertool.features.extractors import CONFIG_NAME
-
-    path = Path(features_dir) / CONFIG_NAME
-    saved = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if not isinstance(saved, dict) or "extractor" not in saved:
-        raise SertoolError(f"{path} does not name an extractor: rerun `sertool features`")
-    return {"name": saved["extractor"], "conf": saved.get("conf") or {}}
+def experiment_inputs(cfg: ExperimentConfig) -> list[Path]:
+    """The files an experiment depends on (hashed into its ``.done`` marker)."""
+    sources = cfg.data.sources()
+    paths = [Path(s.path) for s in sources] + [Path(cfg.data.folds)] + [Path(s.folds) for s in sources if s.folds]
+    if input_kind(cfg) == "features":
+        paths += [Path(d) / "index.jsonl" for d in dict.fromkeys(s.features or cfg.data.features for s in sources)]
+    return list(dict.fromkeys(paths))
 
 
 def train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None = None,
                      force: bool = False) -> dict[str, Any]:
     """Train the selected folds (all by default); rerunning resumes or skips finished folds."""
-    exp_dir = Path(exp_dir)
-    inputs = [*cfg.data.manifests, cfg.data.folds, Path(cfg.data.features) / "index.jsonl"]
+    info = init_distributed(cfg.train.device)
+    try:
+        return _train_experiment(cfg, Path(exp_dir), folds, force, info)
+    finally:
+        shutdown_distributed()
+
+
+def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None, force: bool, info) -> dict:
+    say = console.print if info.is_main else (lambda *_a, **_k: None)
+    inputs = experiment_inputs(cfg)
     for p in inputs:
-        if not Path(p).is_file():
+        if not p.is_file():
             raise SertoolError(f"training input not found: {p}")
     marker = StageMarker(exp_dir, {"config": cfg.to_dict(), "folds": sorted(folds or [])}, inputs)
     if force:
-        for d in exp_dir.glob("fold-*"):
-            shutil.rmtree(d)
-        marker.clear()
+        if info.is_main:
+            for d in exp_dir.glob("fold-*"):
+                shutil.rmtree(d)
+            marker.clear()
     elif marker.is_done():
-        console.print(f"train: {exp_dir} is up to date (use --force to retrain)")
+        say(f"train: {exp_dir} is up to date (use --force to retrain)")
         return {}
     else:
         _check_same_experiment(cfg, exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, exp_dir / "config.yaml")
+    if info.is_main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, exp_dir / "config.yaml")
+    barrier(info)
 
-    protocol, all_folds, utts, reader, cmvn = _load_data(cfg)
-    selected = [f for f in all_folds if not folds or f.name in folds]
-    unknown = set(folds or []) - {f.name for f in all_folds}
+    data = load_experiment_data(cfg, input_kind(cfg))
+    unknown = set(folds or []) - {f.name for f in data.folds}
     if unknown:
-        raise SertoolError(f"unknown fold(s) {', '.join(sorted(unknown))} (folds: {', '.join(f.name for f in all_folds)})")
-    spec = feature_spec(cfg.data.features)
-    console.print(f"train: {len(selected)} fold(s) of {protocol} → {exp_dir}")
+        raise SertoolError(f"unknown fold(s) {', '.join(sorted(unknown))} "
+                           f"(folds: {', '.join(f.name for f in data.folds)})")
+    selected = [i for i, f in enumerate(data.folds) if not folds or f.name in folds]
+    procs = f", {info.world_size} processes" if info.distributed else ""
+    say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
     results = {}
-    for fold in selected:
-        trainer = FoldTrainer(cfg, fold, utts, reader, exp_dir / f"fold-{fold.name}", spec, cmvn)
-        results[fold.name] = trainer.fit(log=console.print)
-    marker.mark_done(folds={k: v for k, v in results.items()})
+    for i in selected:
+        name = data.folds[i].name
+        trainer = FoldTrainer(cfg, data, i, exp_dir / f"fold-{name}", info, log=say)
+        results[name] = trainer.fit()
+    barrier(info)
+    if info.is_main:
+        marker.mark_done(folds=results)
     return results
 
 
@@ -136,6 +149,37 @@ def load_bundle_model(bundle: dict[str, Any], device):
     return cfg, model.to(device).eval()
 
 
+def _score_fold(data: ExperimentData, fold_index: int, bundle: dict[str, Any], cfg: ExperimentConfig, model,
+                split: str, device) -> dict[str, Any]:
+    main = cfg.train.main_task
+    name = data.folds[fold_index].name
+    items = labelled(data.items(fold_index, split), data.sources, model)
+    if not labelled(items, data.sources, model, [main]):
+        raise SertoolError(f"fold {name}: its {split} set has no utterance with a {main} label")
+    train_speakers = set(bundle["train_speakers"])
+    normalisers = {d: build_normaliser(cfg, cmvn, (train_speakers & set(cmvn.speakers)) or set(cmvn.speakers))
+                   for d, cmvn in data.cmvns.items()}
+    dataset = UtteranceDataset(items, data.sources, model.tasks, make_inputs(cfg, data, model, normalisers))
+    loader = DataLoader(dataset, batch_size=cfg.train.batch_size, collate_fn=Collator(model.tasks))
+    pred = predict(model, loader, device)
+    scores = main_scores(model, pred, main)
+    scores["aux"] = aux_metrics(model, pred, [t for t in model.tasks if t != main])
+    by_corpus = per_corpus_scores(model.tasks[main], pred[main])
+    if len(by_corpus) > 1:  # e.g. acted and spontaneous corpora tested together (selective_mtl.txt Tables 4, 5)
+        scores["per_corpus"] = by_corpus
+    return scores
+
+
+def per_corpus_scores(task, pred: dict[str, list]) -> dict[str, dict[str, float]]:
+    """WA and UA of a classification task's predictions (``ref``, ``hyp``, ``corpus`` lists) per corpus."""
+    out = {}
+    for c in sorted(set(pred["corpus"])):
+        pairs = [(r, h) for r, h, k in zip(pred["ref"], pred["hyp"], pred["corpus"]) if k == c]
+        s = task.report([r for r, _ in pairs], [h for _, h in pairs])
+        out[c] = {"n": s["n"], "wa": s["wa"], "ua": s["ua"]}
+    return out
+
+
 def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "test") -> dict[str, Any]:
     """Score each fold's checkpoint on its test (or dev) set; write scores.json files and plots."""
     if checkpoint not in ("best", "last"):
@@ -145,33 +189,19 @@ def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "t
     exp_dir = Path(exp_dir)
     dirs = fold_dirs(exp_dir)
     cfg = build_config(yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")))
-    _, all_folds, utts, reader, cmvn = _load_data(cfg)
-    by_name = {f.name: f for f in all_folds}
+    data = load_experiment_data(cfg, input_kind(cfg))
     device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
     results: dict[str, Any] = {}
     for d in dirs:
         name = d.name.removeprefix("fold-")
         best = load_checkpoint(d / "checkpoints" / "best.pt", device)
-        _, model = load_bundle_model(best, device)
+        fold_cfg, model = load_bundle_model(best, device)
         if checkpoint == "last":
             model.load_state_dict(load_checkpoint(d / "checkpoints" / "last.pt", device)["model"])
-        main = cfg.train.main_task
-        ids = getattr(by_name[name], split)
-        eval_utts = [utts[i] for i in ids if i in utts and model.tasks[main].encode(utts[i]) is not None]
-        if not eval_utts:
-            raise SertoolError(f"fold {name}: its {split} set has no utterance with a {main} label")
-        norm = build_normaliser(cfg, cmvn, set(best["train_speakers"]))
-        dataset = UtteranceDataset(reader, eval_utts, model.tasks, norm, max_frames(cfg, reader.frame_shift))
-        loader = DataLoader(dataset, batch_size=cfg.train.batch_size, collate_fn=Collator(model.tasks))
-        pred = predict(model, loader, device)
-        scores = task_scores(model, pred, main)
-        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": best["epoch"],
-                       "aux": {}})
-        for task in model.tasks:
-            if task != main:
-                aux = task_scores(model, pred, task)
-                if aux is not None:
-                    scores["aux"][f"{task}_acc"] = aux["wa"]
+        scores = _score_fold(data, data.fold_index(name), best, fold_cfg, model, split, device)
+        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": best["epoch"]})
         atomic_write_json(d / "scores.json", scores)
         plot_confusion(scores["confusion"], scores["labels"], d / "confusion.png",
                        title=f"fold {name} ({split}): WA {100 * scores['wa']:.1f}%, UA {100 * scores['ua']:.1f}%")

@@ -1,53 +1,65 @@
-"""Training one fold: epochs, validation, logging, checkpoints, resume.
+"""Training one fold: updates, validation, logging, checkpoints, exact resume, several processes.
 
-:class:`FoldTrainer` trains the multi-task model on a fold's training utterances, scores the
-main task on the dev set after every epoch, keeps ``best.pt`` (highest dev UA) and ``last.pt``
-(resume point) and rewrites ``train_log.csv`` from the history stored in the checkpoint, so
-the log always matches what a resumed run continues from.
+:class:`FoldTrainer` trains the multi-task model on a fold's training utterances (of every
+corpus, each utterance training the tasks its corpus allows and its labels carry), scores the main
+task's UA (and the other tasks' metrics) on the dev set after every epoch, keeps ``best.pt``
+(highest dev UA) and ``last.pt`` (the resume point, also written every
+``train.checkpoint_every_steps`` updates) and rewrites ``train_log.csv`` from the history stored
+in the checkpoint. Rerunning after a kill resumes from ``last.pt`` mid-epoch: the batch order is a
+function of (seed, epoch), so the resumed run skips the updates already made and, with the
+restored optimiser, scheduler, weighting and random states, reaches the weights an uninterrupted
+run reaches. Under ``torchrun`` the model is wrapped in DistributedDataParallel and each process
+trains on its share of every batch; only rank 0 writes files.
 
 Example:
-    >>> trainer = FoldTrainer(cfg, fold, utts_by_id, reader, exp_dir / "fold-1", feature_spec)
+    >>> trainer = FoldTrainer(cfg, data, fold_index=0, fold_dir=exp / "fold-1", dist_info=init_distributed("cpu"))
     >>> trainer.fit()          # rerunning resumes from fold-1/checkpoints/last.pt
+    {'epoch': 12, 'ua': 0.71}
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import math
+import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from sertool.data.folds import Fold
-from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
-from sertool.evaluation.metrics import classification_scores
 from sertool.models.multitask import MultiTaskModel
-from sertool.stage import atomic_write_text
-from sertool.tasks import build_weighting
+from sertool.tasks import build_weighting, task_class
+from sertool.tasks.classification import ClassificationTask
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
-from sertool.train.data import Collator, Normaliser, UtteranceDataset
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SertoolError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
+from sertool.train.data import Collator, FeatureInput, Normaliser, UtteranceDataset, WaveformInput
+from sertool.train.distributed import (
+    DistInfo, all_reduce_mean, all_reduce_sum, broadcast_object, gather_objects,
+)
+from sertool.train.logs import TrainLog
+from sertool.train.sampling import EpochBatches
+from sertool.train.schedules import lr_factor
+from sertool.train.sources import ExperimentData, Item, Source, feature_spec, subsample
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def set_deterministic(on: bool) -> None:
+    """Deterministic kernels where torch has them (cuDNN, cuBLAS); warnings, not errors, elsewhere."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(on, warn_only=True)
 
 
 def build_model(cfg: ExperimentConfig) -> MultiTaskModel:
@@ -73,221 +85,384 @@ def max_frames(cfg: ExperimentConfig, frame_shift: float) -> int | None:
     return None if cfg.data.max_seconds is None else max(1, int(round(cfg.data.max_seconds / frame_shift)))
 
 
+def make_inputs(cfg: ExperimentConfig, data: ExperimentData, model: MultiTaskModel,
+                normalisers: dict[str, Normaliser]) -> FeatureInput | WaveformInput:
+    """How items become model inputs: feature shards, or audio for waveform encoders."""
+    if model.encoder.input_kind == "waveform":
+        return WaveformInput(model.encoder.sample_rate, cfg.data.max_seconds, cfg.data.pad_to_max)
+    shift = next(iter(data.readers.values())).frame_shift
+    return FeatureInput(data.readers, normalisers, max_frames(cfg, shift), cfg.data.pad_to_max)
+
+
+def labelled(items: list[Item], sources: list[Source], model: MultiTaskModel,
+             tasks: list[str] | None = None) -> list[Item]:
+    """The items that carry a label of at least one of ``tasks`` (all by default) their corpus allows."""
+    names = tasks or list(model.tasks)
+    return [it for it in items if any(sources[it.source].allows(n) and model.tasks[n].encode(it.utt) is not None
+                                       for n in names)]
+
+
+def _float_tensors(pred: Any) -> list[torch.Tensor]:
+    values = pred.values() if isinstance(pred, dict) else [pred]
+    return [t for t in values if torch.is_floating_point(t)]
+
+
 @torch.no_grad()
-def predict(model: MultiTaskModel, loader: DataLoader, device: torch.device) -> dict[str, Any]:
-    """Run ``model`` over a loader: per task the predicted and reference class ids, and mean losses."""
+def predict(model: MultiTaskModel, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, Any]:
+    """Run ``model`` over a loader: per task the references, hypotheses and corpora of the labelled
+    items, and each task's mean loss."""
     model.eval()
-    out: dict[str, Any] = {name: {"pred": [], "ref": []} for name in model.tasks}
+    out: dict[str, Any] = {name: {"ref": [], "hyp": [], "corpus": []} for name in model.tasks}
     loss_sums = {name: 0.0 for name in model.tasks}
     loss_counts = {name: 0 for name in model.tasks}
-    ids: list[str] = []
     for batch in loader:
-        preds = model(batch["feats"].to(device), batch["lengths"].to(device))
-        ids.extend(batch["ids"])
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
+            preds = model(batch["inputs"].to(device), batch["lengths"].to(device))
         for name, task in model.tasks.items():
             labels = {k: v.to(device) for k, v in batch["labels"][name].items()}
+            refs = task.references(labels)
+            n = sum(r is not None for r in refs)
+            if not n:
+                continue
             loss = task.loss(preds[name], labels)
             if loss is not None:
-                n = int((labels["target"] >= 0).sum()) if "target" in labels else len(batch["ids"])
                 loss_sums[name] += float(loss) * n
                 loss_counts[name] += n
-            if preds[name].ndim == 2 and "target" in labels:  # utterance-level classification
-                out[name]["pred"].extend(preds[name].argmax(-1).tolist())
-                out[name]["ref"].extend(labels["target"].tolist())
-    out["_ids"] = ids
+            for r, h, c in zip(refs, task.decode(preds[name]), batch["corpora"]):
+                if r is not None:
+                    out[name]["ref"].append(r)
+                    out[name]["hyp"].append(h)
+                    out[name]["corpus"].append(c)
     out["_loss"] = {k: loss_sums[k] / loss_counts[k] for k in loss_sums if loss_counts[k]}
     return out
 
 
-def task_scores(model: MultiTaskModel, predictions: dict[str, Any], task: str) -> dict[str, Any] | None:
-    """Classification scores of one task over the items that carry its label."""
+def main_scores(model: MultiTaskModel, predictions: dict[str, Any], task: str) -> dict[str, Any] | None:
+    """WA, UA, per-class recall and confusion of the main (classification) task."""
     p = predictions[task]
-    pairs = [(r, q) for r, q in zip(p["ref"], p["pred"]) if r >= 0]
-    if not pairs:
-        return None
-    ref, pred = zip(*pairs)
-    return classification_scores(ref, pred, model.tasks[task].describe()["labels"])
+    return model.tasks[task].report(p["ref"], p["hyp"]) if p["ref"] else None
+
+
+def aux_metrics(model: MultiTaskModel, predictions: dict[str, Any], tasks: list[str]) -> dict[str, float]:
+    """``<task>_<metric>`` of ``tasks``: accuracy, CCC and MSE, PER / CER, reconstruction MSE."""
+    out: dict[str, float] = {}
+    for name in tasks:
+        p = predictions[name]
+        if p["ref"]:
+            out.update({f"{name}_{k}": v for k, v in model.tasks[name].metrics(p["ref"], p["hyp"]).items()})
+    return out
 
 
 class FoldTrainer:
     """Train, validate and checkpoint the model of one fold."""
 
-    def __init__(self, cfg: ExperimentConfig, fold: Fold, utts: dict[str, Utterance], reader: Any,
-                 fold_dir: Path, feature_spec: dict[str, Any], cmvn: Any):
-        self.cfg = cfg
-        self.fold = fold
+    def __init__(self, cfg: ExperimentConfig, data: ExperimentData, fold_index: int, fold_dir: Path,
+                 dist_info: DistInfo, log: Callable[[str], None] = print):
+        self.data = data
+        self.fold = data.folds[fold_index]
         self.fold_dir = Path(fold_dir)
         self.ckpt_dir = self.fold_dir / "checkpoints"
-        self.feature_spec = feature_spec
-        self.device = resolve_device(cfg.train.device)
+        self.dist = dist_info
+        self.device = dist_info.device
+        self.log = log if dist_info.is_main else (lambda _msg: None)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
+        set_deterministic(cfg.train.deterministic)
+        self.amp = cfg.train.amp and self.device.type == "cuda"
 
-        seed_everything(cfg.train.seed)
-        self.model = build_model(cfg).to(self.device)
-        main = self.model.tasks[cfg.train.main_task]
-        # Only utterances carrying the main task's label are trained on and scored.
-        select = lambda ids: [utts[i] for i in ids if i in utts and main.encode(utts[i]) is not None]  # noqa: E731
-        self.train_utts, self.dev_utts = select(fold.train), select(fold.dev)
-        if not self.train_utts:
-            raise SertoolError(f"fold {fold.name}: no training utterance carries a {cfg.train.main_task} label")
-        self.normaliser = build_normaliser(cfg, cmvn, {u.speaker for u in self.train_utts})
-        limit = max_frames(cfg, reader.frame_shift)
-        self.collate = Collator(self.model.tasks)
-        self.train_set = UtteranceDataset(reader, self.train_utts, self.model.tasks, self.normaliser, limit)
-        self.dev_set = UtteranceDataset(reader, self.dev_utts, self.model.tasks, self.normaliser, limit)
+        # Settings learnt from the fold's training data (e.g. the speaker list) go into its config.
+        train_items = data.items(fold_index, "train")
+        self.cfg = dataclasses.replace(cfg, tasks=self._complete_tasks(cfg, train_items, data.sources))
+        seed_everything(cfg.train.seed)  # the same initial weights in every process
+        self.net = build_model(self.cfg).to(self.device)
+        if not isinstance(self.net.tasks[self.cfg.train.main_task], ClassificationTask):
+            raise SertoolError(f"config: train.main_task {self.cfg.train.main_task!r} must be a classification "
+                               "task (scored by UA)")
+        self.train_items, self.dev_items = self._select_items(train_items, data.items(fold_index, "dev"), fold_index)
+        # (a feature directory without training utterances, a corner case, is normalised over all its speakers)
+        self.normalisers = {d: build_normaliser(self.cfg, cmvn, self._train_speakers(d) or set(cmvn.speakers))
+                            for d, cmvn in data.cmvns.items()}
+        inputs = make_inputs(self.cfg, data, self.net, self.normalisers)
+        self.collate = Collator(self.net.tasks)
+        self.train_set = UtteranceDataset(self.train_items, data.sources, self.net.tasks, inputs)
+        self.dev_set = UtteranceDataset(self.dev_items, data.sources, self.net.tasks, inputs)
+        sizes = [sum(it.source == s for it in self.train_items) for s in range(len(data.sources))]
+        self.sampler = EpochBatches(sizes, [s.conf.ratio for s in data.sources], cfg.train.batch_size, cfg.train.seed,
+                                    dist_info.rank, dist_info.world_size)
+        self.steps_per_epoch = len(self.sampler)
 
-        self.weighting = build_weighting(cfg.weighting.get("name", "fixed"), cfg.task_weights(),
-                                         {k: v for k, v in cfg.weighting.items() if k != "name"}).to(self.device)
-        params = list(self.model.parameters()) + list(self.weighting.parameters())
-        o = cfg.optim
-        if o.name == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas),
-                                                                     weight_decay=o.weight_decay)
-        elif o.name == "adamw":
-            self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-        else:
-            raise SertoolError(f"config: optim.name must be adam or adamw, got {o.name!r}")
-        # Keras' "decay": lr_t = lr / (1 + decay · t), t counting updates (sa_cnn_blstm.txt §5.1).
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda t: 1.0 / (1.0 + o.lr_decay * t))
+        wconf = {k: v for k, v in self.cfg.weighting.items() if k not in ("name", "lr")}
+        self.weighting = build_weighting(self.cfg.weighting.get("name", "fixed"), self.cfg.task_weights(),
+                                         wconf).to(self.device)
+        self.optimizer = self._optimizer()
+        o = self.cfg.optim
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_factor(o.scheduler, o.lr, self.steps_per_epoch, cfg.train.epochs))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.model: torch.nn.Module = self.net
+        if dist_info.distributed:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[self.device] if self.device.type == "cuda" else None)
+        # Dropout draws differ between processes, like their data; the initial weights did not.
+        seed_everything(cfg.train.seed + 1_000_003 * dist_info.rank)
 
-        self.epoch = 0
+        self.epoch = 0  # epochs completed
+        self.step = 0  # updates completed within the current epoch
+        self.sums: dict[str, float] = {}  # running sums of the current epoch (saved, so a resumed epoch logs the same)
         self.stopped_early = False
         self.best: dict[str, Any] = {"epoch": -1, "ua": -1.0}
         self.history: list[dict[str, Any]] = []
+        self.train_log = TrainLog(self.fold_dir, cfg.train.tensorboard and dist_info.is_main, self.log)
+
+    @staticmethod
+    def _complete_tasks(cfg: ExperimentConfig, items: list[Item], sources: list[Source]) -> dict[str, dict[str, Any]]:
+        tasks = {}
+        for name, conf in cfg.tasks.items():
+            utts = [it.utt for it in items if sources[it.source].allows(name)]
+            tasks[name] = task_class(conf.get("type", name), name).complete_conf(dict(conf), utts)
+        return tasks
+
+    def _select_items(self, train: list[Item], dev: list[Item], fold_index: int) -> tuple[list[Item], list[Item]]:
+        """Training items that carry a label of a task their corpus trains (``train_fraction`` of them);
+        dev items that carry the main task's label."""
+        sources, main = self.data.sources, self.cfg.train.main_task
+        train = subsample(labelled(train, sources, self.net), self.cfg.data.train_fraction,
+                          self.cfg.train.seed * 7919 + fold_index,
+                          key=lambda it: (it.source, self.net.tasks[main].encode(it.utt)))
+        if not labelled(train, sources, self.net, [main]):
+            raise SertoolError(f"fold {self.fold.name}: no training utterance carries a {main} label")
+        return train, labelled(dev, sources, self.net, [main])
+
+    def _train_speakers(self, features: str) -> set[str]:
+        return {it.utt.speaker for it in self.train_items if self.data.sources[it.source].features == features}
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        groups = [{"params": list(self.net.parameters())}]
+        own = list(self.weighting.parameters())
+        if own:  # the weighting's own parameters: never decayed, optionally their own learning rate
+            groups.append({"params": own, "weight_decay": 0.0, "lr": float(self.cfg.weighting.get("lr", o.lr))})
+        if o.name == "adam":
+            return torch.optim.Adam(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        if o.name == "adamw":
+            return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        raise SertoolError(f"config: optim.name must be adam or adamw, got {o.name!r}")
 
     # -- state -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
+        """The resume point; a collective call (every process's random state and sums are kept)."""
+        per_rank = gather_objects({"rng": rng_state(), "sums": dict(self.sums)}, self.dist)
         return {
-            "model": self.model.state_dict(),
+            "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "weighting": self.weighting.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
+            "step": self.step,
             "stopped_early": self.stopped_early,
             "best": self.best,
             "history": self.history,
-            "rng": rng_state(),
+            "per_rank": per_rank,
+            "world_size": self.dist.world_size,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        if "per_rank" not in state:
+            raise SertoolError(f"fold {self.fold.name}: last.pt was written by an older sertool and cannot be "
+                               "resumed; use --force to start over")
+        self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.weighting.load_state_dict(state["weighting"])
-        self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
-        self.stopped_early = state["stopped_early"]
-        set_rng_state(state["rng"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.best, self.history, self.stopped_early = state["best"], state["history"], state["stopped_early"]
+        if state["world_size"] != self.dist.world_size and self.step:
+            raise SertoolError(f"fold {self.fold.name}: last.pt was saved mid-epoch by {state['world_size']} "
+                               f"process(es); resume it with as many, not {self.dist.world_size}")
+        mine = state["per_rank"][min(self.dist.rank, len(state["per_rank"]) - 1)]
+        self.sums = dict(mine["sums"])
+        set_rng_state(mine["rng"])
+
+    def _save_last(self) -> None:
+        state = self._state()
+        if self.dist.is_main:
+            save_checkpoint(self.ckpt_dir / "last.pt", state)
 
     def bundle(self, dev_ua: float) -> dict[str, Any]:
         """The self-contained model bundle saved as ``best.pt``."""
+        feats = self.cfg.data.sources()[0].features or self.cfg.data.features
+        waveform = self.net.encoder.input_kind == "waveform"
+        norm = None if waveform else self.normalisers[feats]
         return {
-            "model": self.model.state_dict(),
+            "model": self.net.state_dict(),
             "config": self.cfg.to_dict(),
-            "features": self.feature_spec,
-            "normaliser": {"mean": torch.from_numpy(np.asarray(self.normaliser.mean, np.float32)),
-                           "std": torch.from_numpy(np.asarray(self.normaliser.std, np.float32))},
+            "input_kind": self.net.encoder.input_kind,
+            "features": None if waveform else feature_spec(feats),
+            "normaliser": None if norm is None else {
+                "mean": torch.from_numpy(np.asarray(norm.mean, np.float32)),
+                "std": torch.from_numpy(np.asarray(norm.std, np.float32))},
             "tasks": {name: {"type": self.cfg.tasks[name].get("type", name), **task.describe()}
-                      for name, task in self.model.tasks.items()},
-            "train_speakers": sorted({u.speaker for u in self.train_utts}),
+                      for name, task in self.net.tasks.items()},
+            "train_speakers": sorted({it.utt.speaker for it in self.train_items}),
             "fold": self.fold.name,
             "epoch": self.epoch,
             "dev_ua": dev_ua,
         }
 
     # -- loops -----------------------------------------------------------------------------
-    def _loader(self, dataset: UtteranceDataset, shuffle: bool, epoch: int = 0) -> DataLoader:
-        # A generator seeded by (seed, epoch) gives the same order whether or not the run resumed.
-        gen = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch)
-        return DataLoader(dataset, batch_size=self.cfg.train.batch_size, shuffle=shuffle, generator=gen,
-                          collate_fn=self.collate, num_workers=self.cfg.data.num_workers)
+    def _loader(self, dataset: UtteranceDataset, batches: list[list[int]] | None = None) -> DataLoader:
+        # An explicit generator: creating a loader must not draw from the global random state,
+        # or a resumed run's dropout would drift from an uninterrupted run's.
+        kw: dict[str, Any] = ({"batch_sampler": batches} if batches is not None
+                              else {"batch_size": self.cfg.train.batch_size})
+        return DataLoader(dataset, collate_fn=self.collate, num_workers=self.cfg.data.num_workers,
+                          generator=torch.Generator().manual_seed(self.cfg.train.seed), **kw)
+
+    def _add(self, key: str, value: float, count: float = 1.0) -> None:
+        self.sums[key] = self.sums.get(key, 0.0) + value
+        self.sums[f"{key}#n"] = self.sums.get(f"{key}#n", 0.0) + count
+
+    def _train_step(self, batch: dict[str, Any]) -> None:
+        self.weighting.set_progress(self.epoch + self.step / self.steps_per_epoch)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            preds = self.model(batch["inputs"].to(self.device), batch["lengths"].to(self.device))
+        losses: dict[str, torch.Tensor] = {}
+        for name, task in self.net.tasks.items():
+            loss = task.loss(preds[name], {k: v.to(self.device) for k, v in batch["labels"][name].items()})
+            if loss is not None:
+                losses[name] = loss
+        shared = {"shared": self.net.encoder.shared_parameters()} if self.weighting.needs_shared_parameters else {}
+        total, weights = self.weighting(losses, **shared)
+        if self.amp:  # gradients a weighting set itself are in true units; the scaler expects scaled ones
+            for p in self.weighting.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(self.scaler.get_scale())
+        if self.dist.distributed:
+            # Every head must take part in every update: tasks absent from this process's share
+            # of the batch contribute a zero, so DDP still reduces their (zero) gradients.
+            absent = [t for n in self.net.tasks if n not in losses for t in _float_tensors(preds[n])]
+            total = total + sum(0.0 * t.sum() for t in absent)
+        finite = torch.tensor(float(torch.isfinite(total.detach()).all()), device=self.device)
+        if all_reduce_sum(finite, self.dist) < self.dist.world_size:
+            raise SertoolError(f"fold {self.fold.name}: loss became {float(total)} at epoch {self.epoch + 1}, "
+                               f"update {self.step + 1}; lower optim.lr or check the features")
+        self.scaler.scale(total).backward()
+        if self.dist.distributed:
+            for p in self.weighting.parameters():  # not inside DDP: average their gradients here
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                all_reduce_mean(p.grad, self.dist)
+        o = self.cfg.optim
+        if o.grad_clip_value is not None or o.grad_clip_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            if o.grad_clip_value is not None:
+                torch.nn.utils.clip_grad_value_(self.net.parameters(), o.grad_clip_value)
+            if o.grad_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), o.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.weighting.after_step()
+        self._add("loss", float(total.detach()))
+        for name, loss in losses.items():
+            self._add(f"loss_{name}", float(loss.detach()))
+            self._add(f"weight_{name}", float(weights[name]))
+
+    def _epoch_means(self) -> dict[str, float]:
+        """The epoch's mean losses and weights, averaged over processes."""
+        mine = [k for k in self.sums if not k.endswith("#n")]
+        keys = sorted({k for ks in gather_objects(mine, self.dist) for k in ks})  # a task may be on some processes only
+        vals = torch.tensor([[self.sums.get(k, 0.0), self.sums.get(f"{k}#n", 0.0)] for k in keys], dtype=torch.float64)
+        vals = all_reduce_sum(vals.to(self.device), self.dist).cpu()
+        return {k: float(s / n) for k, (s, n) in zip(keys, vals.tolist()) if n > 0}
 
     def _train_epoch(self) -> dict[str, float]:
         self.model.train()
-        sums: dict[str, float] = {}
-        weights_seen: dict[str, float] = {}
-        batches = 0
-        for batch in self._loader(self.train_set, shuffle=True, epoch=self.epoch):
-            preds = self.model(batch["feats"].to(self.device), batch["lengths"].to(self.device))
-            losses = {}
-            for name, task in self.model.tasks.items():
-                labels = {k: v.to(self.device) for k, v in batch["labels"][name].items()}
-                loss = task.loss(preds[name], labels)
-                if loss is not None:
-                    losses[name] = loss
-            total, weights = self.weighting(losses)
-            if not torch.isfinite(total):
-                raise SertoolError(f"fold {self.fold.name}: loss became {float(total)} at epoch {self.epoch + 1}; "
-                                   "lower optim.lr or check the features")
-            self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            if self.cfg.optim.grad_clip_value is not None:
-                torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.optim.grad_clip_value)
-            if self.cfg.optim.grad_clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip_norm)
-            self.optimizer.step()
-            self.scheduler.step()
-            batches += 1
-            sums["loss"] = sums.get("loss", 0.0) + total.item()
-            for name, loss in losses.items():
-                sums[f"loss_{name}"] = sums.get(f"loss_{name}", 0.0) + loss.item()
-            weights_seen.update(weights)
-        row = {k: v / batches for k, v in sums.items()}
-        row.update({f"weight_{k}": float(v) for k, v in weights_seen.items()})
-        return row
+        every = self.cfg.train.checkpoint_every_steps
+        if self.step == 0:
+            self.sums = {"lr": self.optimizer.param_groups[0]["lr"]}
+        for batch in self._loader(self.train_set, self.sampler.batches(self.epoch, start=self.step)):
+            self._train_step(batch)
+            self.step += 1
+            if every and self.step % every == 0 and self.step < self.steps_per_epoch:
+                self._save_last()
+        lr = self.sums.pop("lr")
+        means = self._epoch_means()
+        self.weighting.epoch_end({k.removeprefix("loss_"): v for k, v in means.items() if k.startswith("loss_")})
+        return {"lr": lr, **means}
 
-    def _write_log(self) -> None:
-        columns: list[str] = []
-        for row in self.history:
-            columns.extend(k for k in row if k not in columns)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns)
-        writer.writeheader()
-        for row in self.history:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        atomic_write_text(self.fold_dir / "train_log.csv", buf.getvalue())
+    def _sync_buffers(self) -> None:
+        """Rank 0's batch-norm statistics everywhere, so every process scores the same model."""
+        if self.dist.distributed:
+            for b in self.net.buffers():
+                torch.distributed.broadcast(b, 0)
 
-    def fit(self, log=print) -> dict[str, Any]:
+    def _validate(self) -> tuple[float, dict[str, Any]]:
+        main = self.cfg.train.main_task
+        pred = predict(self.net, self._loader(self.dev_set), self.device, self.amp)
+        scores = main_scores(self.net, pred, main)
+        dev_ua = scores["ua"] if scores else math.nan
+        row: dict[str, Any] = {f"dev_loss_{k}": v for k, v in pred["_loss"].items()}
+        row.update({"dev_wa": scores["wa"] if scores else math.nan, "dev_ua": dev_ua})
+        aux = aux_metrics(self.net, pred, [t for t in self.net.tasks if t != main])
+        row.update({f"dev_{k}": v for k, v in aux.items()})
+        return dev_ua, row
+
+    def fit(self) -> dict[str, Any]:
         """Train until ``train.epochs`` (resuming from ``last.pt``); return the best epoch's record."""
         last = self.ckpt_dir / "last.pt"
         if last.is_file():
             self._restore(load_checkpoint(last, self.device))
-            if self.epoch < self.cfg.train.epochs:
-                log(f"fold {self.fold.name}: resuming after epoch {self.epoch}")
+            if self.epoch < self.cfg.train.epochs and not self.stopped_early:
+                where = f", update {self.step}/{self.steps_per_epoch} of epoch {self.epoch + 1}" if self.step else ""
+                self.log(f"fold {self.fold.name}: resuming after epoch {self.epoch}{where}")
         epochs = self.cfg.train.epochs
         if self.epoch >= epochs or self.stopped_early:
-            log(f"fold {self.fold.name}: already trained ({self.epoch} epochs, best dev UA "
-                f"{self.best['ua']:.4f} at epoch {self.best['epoch']})")
+            self.log(f"fold {self.fold.name}: already trained ({self.epoch} epochs, best dev UA "
+                     f"{self.best['ua']:.4f} at epoch {self.best['epoch']})")
             return self.best
-        log(f"fold {self.fold.name}: {len(self.train_utts)} train, {len(self.dev_utts)} dev utterances")
-        if not self.dev_utts:
-            log(f"fold {self.fold.name}: no dev set: the last epoch is kept as best")
+        corpora = sorted({it.utt.corpus for it in self.train_items})
+        self.log(f"fold {self.fold.name}: {len(self.train_items)} train ({', '.join(corpora)}), "
+                 f"{len(self.dev_items)} dev utterances, {self.steps_per_epoch} updates per epoch")
+        if not self.dev_items:
+            self.log(f"fold {self.fold.name}: no dev set: the last epoch is kept as best")
         patience = self.cfg.train.patience
-        while self.epoch < epochs:
-            start = time.time()
-            row: dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            row.update(self._train_epoch())
-            self.epoch += 1
-            dev_ua = math.nan
-            if self.dev_utts:
-                pred = predict(self.model, self._loader(self.dev_set, shuffle=False), self.device)
-                scores = task_scores(self.model, pred, self.cfg.train.main_task)
-                dev_ua = scores["ua"] if scores else math.nan
-                row.update({f"dev_loss_{k}": v for k, v in pred["_loss"].items()})
-                row.update({"dev_wa": scores["wa"] if scores else math.nan, "dev_ua": dev_ua})
-            row["seconds"] = round(time.time() - start, 2)
-            self.history.append(row)
-            improved = (not self.dev_utts) or dev_ua > self.best["ua"]
-            if improved:
-                self.best = {"epoch": self.epoch, "ua": dev_ua if self.dev_utts else -1.0}
-                save_checkpoint(self.ckpt_dir / "best.pt", self.bundle(dev_ua))
-            self.stopped_early = bool(patience is not None and self.dev_utts
-                                      and self.epoch - self.best["epoch"] >= patience)
-            save_checkpoint(last, self._state())
-            self._write_log()
-            log(f"fold {self.fold.name} epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}"
-                + (f", dev UA {dev_ua:.4f}" if self.dev_utts else "") + f" ({row['seconds']:.1f}s)")
-            if self.stopped_early:
-                log(f"fold {self.fold.name}: early stop, no dev improvement for {patience} epochs")
-                break
+        try:
+            while self.epoch < epochs:
+                start = time.time()
+                row: dict[str, Any] = {"epoch": self.epoch + 1}
+                row.update(self._train_epoch())
+                self.epoch, self.step, self.sums = self.epoch + 1, 0, {}
+                self._sync_buffers()
+                dev_ua = math.nan
+                if self.dev_items:
+                    dev_ua, dev_row = self._validate()
+                    row.update(dev_row)
+                row["seconds"] = round(time.time() - start, 2)
+                self.history.append(row)
+                improved = (not self.dev_items) or dev_ua > self.best["ua"]
+                improved = broadcast_object(improved, self.dist)  # one decision for every process
+                if improved:
+                    self.best = {"epoch": self.epoch, "ua": dev_ua if self.dev_items else -1.0}
+                    if self.dist.is_main:
+                        save_checkpoint(self.ckpt_dir / "best.pt", self.bundle(dev_ua))
+                self.stopped_early = bool(patience is not None and self.dev_items
+                                          and self.epoch - self.best["epoch"] >= patience)
+                self._save_last()
+                if self.dist.is_main:
+                    self.train_log.write(self.history)
+                weights = ", ".join(f"{k.removeprefix('weight_')} {v:.3g}" for k, v in row.items()
+                                    if k.startswith("weight_"))
+                self.log(f"fold {self.fold.name} epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}"
+                         + (f", dev UA {dev_ua:.4f}" if self.dev_items else "")
+                         + f" (weights: {weights}; {row['seconds']:.1f}s)")
+                if self.stopped_early:
+                    self.log(f"fold {self.fold.name}: early stop, no dev improvement for {patience} epochs")
+                    break
+        finally:
+            self.train_log.close()
         return self.best

@@ -38,3 +38,42 @@ def test_resolved_config_round_trips(tmp_path: Path):
 def test_bad_configs_are_refused_with_a_reason(tmp_path: Path, text, match):
     with pytest.raises(SertoolError, match=match):
         load_config(write(tmp_path, text))
+
+
+def test_manifests_take_paths_or_corpus_entries_and_round_trip(tmp_path: Path):
+    p = write(tmp_path, "tasks: {emotion: {}, gender: {}}\n"
+                        "data:\n  manifests:\n    - a/manifest.jsonl\n"
+                        "    - {path: b/manifest.jsonl, tasks: [gender], ratio: 0.5, split: train}\n")
+    cfg = load_config(p, parse_overrides(["optim.scheduler", "{name: inverse_time, decay: 1.0e-6}"]))
+    a, b = cfg.data.sources()
+    assert a.path == "a/manifest.jsonl" and a.tasks is None and a.ratio == 1.0
+    assert b.tasks == ["gender"] and b.ratio == 0.5 and b.split == "train" and isinstance(b.ratio, float)
+    assert cfg.optim.scheduler == {"name": "inverse_time", "decay": 1e-6}
+    save_config(cfg, tmp_path / "resolved.yaml")
+    assert load_config(tmp_path / "resolved.yaml") == cfg
+
+
+def test_training_defaults():
+    cfg = load_config_text("tasks: {emotion: {}}\n")
+    t = cfg.train
+    assert (t.checkpoint_every_steps, t.amp, t.deterministic, t.tensorboard) == (None, False, True, True)
+    assert cfg.data.train_fraction == 1.0 and cfg.data.pad_to_max is False and cfg.weighting == {"name": "fixed"}
+
+
+@pytest.mark.parametrize("text,match", [
+    ("tasks: {emotion: {}}\ndata: {manifests: [{path: x, tasks: [speaker]}]}\n", "unknown task"),
+    ("tasks: {emotion: {}}\ndata: {manifests: [{paht: x}]}\n", "wrong type"),
+    ("tasks: {emotion: {}}\ndata: {train_fraction: 0}\n", "train_fraction"),
+    ("tasks: {emotion: {}}\ndata: {pad_to_max: true, max_seconds: null}\n", "pad_to_max"),
+])
+def test_bad_data_settings_are_refused(tmp_path: Path, text, match):
+    with pytest.raises(SertoolError, match=match):
+        load_config(write(tmp_path, text))
+
+
+def load_config_text(text: str):
+    import yaml
+
+    from sertool.train.config import build_config
+
+    return build_config(yaml.safe_load(text))

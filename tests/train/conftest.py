@@ -1,0 +1,31 @@
+"""A tiny two-corpus fixture, generated once per session with the CLI (never downloaded).
+
+- ``en``: 4 English speakers × 4 emotions × 3 utterances (48), speaker-kfold with 4 folds (2 training
+  speakers, 1 dev, 1 test per fold), studio and telephone channels, phones, eis.
+- ``zh``: 2 Mandarin speakers × 4 emotions × 1 utterance (8), used as a corpus outside the folds
+  (e.g. a read-speech corpus training pinyin CTC and gender only).
+
+Features: ``feats/fbank`` (80-d, 10 ms) and ``feats/logmel`` (384-d, 25 ms) for both.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
+from train_fixtures import invoke  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    invoke("prep", "synthetic", root / "en", "--speakers", 4, "--per-class", 3, "--languages", "en", "--jobs", 2)
+    invoke("prep", "synthetic", root / "zh", "--speakers", 2, "--per-class", 1, "--languages", "zh",
+           "--protocol", "stratified-kfold", "--folds", 2, "--jobs", 2)
+    invoke("features", root / "en" / "manifest.jsonl", root / "zh" / "manifest.jsonl", root / "feats",
+           "--extractor", "fbank+logmel", "--jobs", 2)
+    return {"root": root, "en": root / "en", "zh": root / "zh", "fbank": root / "feats" / "fbank",
+            "logmel": root / "feats" / "logmel"}

@@ -1,0 +1,44 @@
+"""Epoch batches: corpus ratios, a pure function of (seed, epoch), resumable, dealt out to processes."""
+
+from collections import Counter
+
+import pytest
+
+from sertool.errors import SertoolError
+from sertool.train.sampling import EpochBatches
+
+
+def flat(batches):
+    return [i for b in batches for i in b]
+
+
+def test_ratios_set_each_corpus_share_of_an_epoch():
+    s = EpochBatches(sizes=[10, 4, 6], ratios=[1.0, 2.0, 0.5], batch_size=4, seed=1)
+    drawn = Counter(flat(s.batches(0)))
+    assert s.epoch_size == 10 + 8 + 3 and len(s) == 6
+    assert all(drawn[i] == 1 for i in range(10))  # ratio 1: every utterance once
+    assert all(drawn[i] == 2 for i in range(10, 14))  # ratio 2: twice
+    assert sum(drawn[i] for i in range(14, 20)) == 3 and max(drawn[i] for i in range(14, 20)) == 1  # a half
+    assert {i for i in range(14, 20) if drawn[i]} != {i for i in range(14, 20) if Counter(flat(s.batches(1)))[i]}
+
+
+def test_order_is_a_function_of_seed_and_epoch_and_resumes_mid_epoch():
+    s = EpochBatches([7], [1.0], batch_size=2, seed=3)
+    assert s.batches(2) == EpochBatches([7], [1.0], 2, seed=3).batches(2)
+    assert s.batches(2) != s.batches(3) and s.batches(2) != EpochBatches([7], [1.0], 2, seed=4).batches(2)
+    assert s.batches(2, start=2) == s.batches(2)[2:]
+    assert [len(b) for b in s.batches(0)] == [2, 2, 2, 1]
+
+
+def test_processes_share_every_global_batch():
+    single = EpochBatches([9], [1.0], batch_size=4, seed=0)
+    ranks = [EpochBatches([9], [1.0], batch_size=4, seed=0, rank=r, world_size=2) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == len(single)  # as many updates as one process makes
+    for step, batch in enumerate(single.batches(0)):
+        parts = [r.batches(0)[step] for r in ranks]
+        assert all(parts) and set(parts[0]) | set(parts[1]) == set(batch)
+
+
+def test_nothing_to_sample_is_an_error():
+    with pytest.raises(SertoolError, match="no training utterances"):
+        EpochBatches([0], [1.0], 4, 0)
