@@ -22,7 +22,8 @@ from sertool.errors import SertoolError
 F = TypeVar("F", bound=Callable)
 T = TypeVar("T")
 
-console = Console(stderr=True)
+# soft_wrap: long log lines stay whole in files and pipes instead of wrapping at 80 columns.
+console = Console(stderr=True, soft_wrap=True)
 
 Force = Annotated[bool, typer.Option("--force", help="Redo the stage even if its .done marker matches.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")]
