@@ -25,6 +25,7 @@ from sertool.errors import SertoolError
 from sertool.train.checkpoint import load_checkpoint
 from sertool.train.runner import load_bundle_model
 from sertool.train.distributed import resolve_device
+from sertool.train.data import Normaliser, fit_length
 from sertool.train.trainer import max_frames
 
 
@@ -71,8 +72,7 @@ class Predictor:
             spec = bundle["features"]
             self.extractor = get_extractor(spec["name"], spec.get("conf"))
             self.sample_rate = self.extractor.sample_rate
-            self.mean = bundle["normaliser"]["mean"].numpy()
-            self.std = bundle["normaliser"]["std"].numpy()
+            self.normaliser = Normaliser(bundle["normaliser"]["mean"].numpy(), bundle["normaliser"]["std"].numpy())
             self.max_len = max_frames(self.cfg, self.extractor.frame_shift)
 
     @classmethod
@@ -88,11 +88,8 @@ class Predictor:
             feats = self.extractor(wave, sample_rate)
             if feats.shape[0] == 0:
                 raise SertoolError("clip too short to extract a single feature frame")
-            x = ((feats - self.mean) / self.std).astype(np.float32)
-        x = x[: self.max_len] if self.max_len is not None else x
-        if self.cfg.data.pad_to_max and self.max_len is not None and x.shape[0] < self.max_len:
-            x = np.pad(x, [(0, self.max_len - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
-        return x
+            x = self.normaliser(fit_length(feats, self.max_len)).astype(np.float32)
+        return fit_length(x, self.max_len, self.cfg.data.pad_to_max)
 
     @torch.no_grad()
     def predict_wave(self, wave: np.ndarray, sample_rate: int) -> dict[str, Any]:

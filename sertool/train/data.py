@@ -52,6 +52,25 @@ class Normaliser:
         return cls(np.zeros(dims, np.float32), np.ones(dims, np.float32))
 
 
+def fit_length(x: np.ndarray, max_len: int | None, pad: bool = False) -> np.ndarray:
+    """Crop ``x`` (frames or samples first) to ``max_len``; with ``pad``, zero-pad it up to ``max_len``.
+
+    Training and inference both shape their inputs here, so a model sees the same at both.
+    Padding comes after normalisation: zeros are then the mean frame, seen by the model as input
+    (selective_mtl.txt §4.1).
+
+    Example:
+        >>> fit_length(np.ones((5, 2)), 3).shape, fit_length(np.ones((2, 2)), 3, pad=True).shape
+        ((3, 2), (3, 2))
+    """
+    if max_len is None:
+        return x
+    x = x[:max_len]
+    if pad and x.shape[0] < max_len:
+        x = np.pad(x, [(0, max_len - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+    return x
+
+
 class FeatureInput:
     """Feature matrices ``(T, D)`` from each corpus's feature directory, normalised and cropped."""
 
@@ -68,13 +87,9 @@ class FeatureInput:
                                "rerun `sertool features` on their manifest")
 
     def __call__(self, utt: Utterance, features: str) -> torch.Tensor:
-        feats = self.readers[features].read(utt.id)
-        if self.max_frames is not None:
-            feats = feats[: self.max_frames]
+        feats = fit_length(self.readers[features].read(utt.id), self.max_frames)  # crop before normalising
         feats = self.normalisers[features](feats, utt.speaker).astype(np.float32, copy=False)
-        if self.pad_to_max and feats.shape[0] < self.max_frames:
-            # zeros after normalisation: the mean frame, seen by the model as input (selective_mtl.txt §4.1)
-            feats = np.pad(feats, ((0, self.max_frames - feats.shape[0]), (0, 0)))
+        feats = fit_length(feats, self.max_frames, self.pad_to_max)
         return torch.from_numpy(np.ascontiguousarray(feats))  # (T, D)
 
 
@@ -91,10 +106,7 @@ class WaveformInput:
 
     def __call__(self, utt: Utterance, features: str) -> torch.Tensor:
         wave, _ = read_audio(utt.audio, sample_rate=self.sample_rate)
-        if self.max_samples is not None:
-            wave = wave[: self.max_samples]
-            if self.pad_to_max and wave.shape[0] < self.max_samples:
-                wave = np.pad(wave, (0, self.max_samples - wave.shape[0]))
+        wave = fit_length(wave, self.max_samples, self.pad_to_max)
         return torch.from_numpy(np.ascontiguousarray(wave))  # (S,)
 
 
