@@ -4,7 +4,10 @@ For each extractor (fbank, logmel, pitch by default) it measures, each in a fres
 
 * ``bare``: a plain loop over the manifest — soundfile read + the same features computed with
   torchaudio (Kaldi fbank), librosa (log-mel + Δ/ΔΔ) or pyworld (dio + stonemask), one torch
-  and one BLAS thread, nothing stored;
+  and one BLAS thread, nothing stored; with ``--jobs 2`` also split over two forked processes
+  (the machine's own parallel ceiling);
+* ``kernels``: the same loop with sertool's reader and extractor (:func:`sertool.audio.read_audio`,
+  ``Extractor.compute``), nothing stored: what the pipeline adds on top is storage and bookkeeping;
 * ``sertool -jN``: :func:`sertool.features.pipeline.extract_features` with ``--jobs N`` and
   ``--force`` (shards, index, CMVN, config all written).
 
@@ -102,14 +105,22 @@ def child(mode: str, name: str, manifest: str, jobs: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     threadpool_limits(limits=1)  # one core per process, as sertool's workers run
     noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    if mode == "bare":
-        compute = bare_function(name)
+    if mode in ("bare", "kernels"):
+        if mode == "bare":
+            compute = bare_function(name)
+
+            def read(path: str):
+                return sf.read(path, dtype="float32")
+        else:  # sertool's own reading and extractor, nothing stored: the pipeline's overhead is the rest
+            from sertool.audio import read_audio
+
+            compute, read = get_extractor(name).compute, read_audio
         compute(noise)  # warm-up
         utts = read_manifest(manifest)
 
         def loop(part: int) -> None:
             for u in utts[part::jobs]:
-                wave, sr = sf.read(u.audio, dtype="float32")
+                wave, sr = read(u.audio)
                 assert sr == 16000, "the bare loop expects 16 kHz audio"
                 compute(wave)
 
@@ -219,12 +230,14 @@ def run(manifest: str, extractors: list[str], jobs: list[int], repeats: int) -> 
     """
     par = [j for j in jobs if j > 1]
     header = ["extractor", "audio (s)", "bare loop, 1 process"] + [f"bare loop, {j} processes" for j in par] + \
-             [f"sertool --jobs {j}" for j in jobs] + [f"bare ×{j} vs bare" for j in par] + \
-             [f"-j{j} vs bare" for j in jobs]
+             ["sertool kernels, 1 process"] + [f"sertool --jobs {j}" for j in jobs] + \
+             [f"bare ×{j} vs bare" for j in par] + ["kernels vs bare"] + [f"-j{j} vs bare" for j in jobs] + \
+             ["-j1 vs kernels"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     with tempfile.TemporaryDirectory(prefix="features-bench-") as tmp:
         for name in extractors:
             modes = [["bare", name, manifest, "1", tmp]] + [["bare", name, manifest, str(j), tmp] for j in par] + \
+                    [["kernels", name, manifest, "1", tmp]] + \
                     [["sertool", name, manifest, str(j), f"{tmp}/{name}-j{j}"] for j in jobs]
             best: list[dict | None] = [None] * len(modes)
             for _ in range(repeats):
@@ -233,7 +246,14 @@ def run(manifest: str, extractors: list[str], jobs: list[int], repeats: int) -> 
                     if best[i] is None or r["wall"] < best[i]["wall"]:
                         best[i] = r
             bare, *others = best
-            ratios = [f"{o['wall'] / bare['wall']:.2f}× wall, {o['cpu'] / bare['cpu']:.2f}× CPU" for o in others]
+            kernels = others[len(par)]
+
+            def ratio(a: dict, b: dict) -> str:
+                return f"{a['wall'] / b['wall']:.2f}× wall, {a['cpu'] / b['cpu']:.2f}× CPU"
+
+            ratios = [ratio(o, bare) for o in others]
+            if 1 in jobs:
+                ratios.append(ratio(others[len(par) + 1 + jobs.index(1)], kernels))
             rows.append("| " + " | ".join([name, f"{bare['audio']:.0f}", fmt(bare), *map(fmt, others), *ratios]) + " |")
             print(rows[-1], flush=True)
     return "\n".join(rows)

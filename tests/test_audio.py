@@ -32,3 +32,16 @@ def test_file_without_samples(tmp_path: Path):
     sf.write(tmp_path / "e.wav", np.zeros(0), 16000)
     with pytest.raises(SertoolError, match="no samples"):
         read_audio(tmp_path / "e.wav")
+
+
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT")])
+def test_samples_are_libsndfiles_floats(tmp_path: Path, fmt: str, subtype: str):
+    rng = np.random.default_rng(0)
+    stereo = np.clip(rng.standard_normal((8000, 2)) * 0.3, -1, 1)
+    stereo[:4] = [[-1.0, 1.0], [0.0, -0.5], [1 / 32768, -1 / 32768], [0.999, -0.999]]
+    path = tmp_path / f"a.{fmt.lower()}"
+    sf.write(path, stereo, 16000, subtype=subtype, format=fmt)
+    wave, sr = read_audio(path)
+    reference, _ = sf.read(path, dtype="float32", always_2d=True)
+    assert sr == 16000 and wave.dtype == np.float32
+    np.testing.assert_array_equal(wave, reference.mean(axis=1))

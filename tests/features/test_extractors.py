@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+import zlib
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
+import scipy.signal
 import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as taf
@@ -22,15 +25,37 @@ RNG = np.random.default_rng(0)
 WAVE = (0.1 * RNG.standard_normal(16000 * 2) + harmonic_tone(150, 2.0)).astype(np.float32)
 
 
-@pytest.mark.parametrize("conf", [{}, {"num_mel_bins": 40, "snip_edges": False, "window_type": "povey",
-                                       "input_scale": 1.0, "use_energy": True}])
-def test_fbank_equals_torchaudio_kaldi(conf):
+@pytest.mark.parametrize("conf", [
+    {},
+    {"num_mel_bins": 40, "snip_edges": False, "window_type": "povey", "input_scale": 1.0, "use_energy": True},
+    {"window_type": "hanning", "use_energy": True, "raw_energy": False, "energy_floor": 0.0},
+    {"window_type": "rectangular", "preemphasis_coefficient": 0.0, "remove_dc_offset": False},
+    {"window_type": "blackman", "round_to_power_of_two": False, "frame_length_ms": 20.0, "low_freq": 60.0,
+     "high_freq": -400.0, "snip_edges": False},
+    {"use_power": False, "num_mel_bins": 23},
+])
+@pytest.mark.parametrize("seconds", [2.0, 0.025, 0.031])
+def test_fbank_equals_torchaudio_kaldi(conf, seconds):
     ext = get_extractor("fbank", conf)
     c = ext.config
-    ref = kaldi.fbank(torch.from_numpy(WAVE * c.input_scale).unsqueeze(0), **c.kaldi_kwargs()).numpy()
-    ours = ext(WAVE, 16000)
-    assert ours.dtype == np.float32 and ours.shape == ref.shape
+    wave = WAVE[:int(16000 * seconds)]
+    ref = kaldi.fbank(torch.from_numpy(wave * c.input_scale).unsqueeze(0), **c.kaldi_kwargs()).numpy()
+    ours = ext(wave, 16000)
+    assert ours.dtype == np.float32 and ours.shape == ref.shape == (ext.num_frames(wave.size), ext.dims)
     np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_fbank_linear_energies_equal_torchaudio_kaldi():
+    ext = get_extractor("fbank", {"use_log_fbank": False})
+    ref = kaldi.fbank(torch.from_numpy(WAVE * 32768.0).unsqueeze(0), **ext.config.kaldi_kwargs()).numpy()
+    np.testing.assert_allclose(ext(WAVE, 16000), ref, rtol=1e-4, atol=1e-3)
+
+
+def test_fbank_dither_equals_torchaudio_with_the_same_noise():
+    ext = get_extractor("fbank", {"dither": 1.0})
+    torch.manual_seed(zlib.crc32(WAVE.tobytes()))  # the seed sertool draws its dither noise from
+    ref = kaldi.fbank(torch.from_numpy(WAVE * 32768.0).unsqueeze(0), **ext.config.kaldi_kwargs()).numpy()
+    np.testing.assert_allclose(ext(WAVE, 16000), ref, atol=1e-4)
 
 
 def test_fbank_defaults_follow_speecheq():
@@ -58,6 +83,18 @@ def test_logmel_is_384_dims_with_deltas():
     assert np.abs(flat[5:-5, 128:]).max() < 1e-3
 
 
+def test_logmel_equals_librosa():
+    static = get_extractor("logmel", {"deltas": False})(WAVE, 16000)
+    mel = librosa.feature.melspectrogram(y=WAVE, sr=16000, n_fft=800, hop_length=400, win_length=800,
+                                         window="hann", n_mels=128, pad_mode="constant")
+    np.testing.assert_allclose(static, np.log(np.maximum(mel, 1e-10)).T, atol=1e-4)
+    # win_length < n_fft: librosa centres the window inside the FFT frame
+    ext = get_extractor("logmel", {"deltas": False, "n_fft": 1024, "win_length": 600, "hop_length": 160})
+    mel = librosa.feature.melspectrogram(y=WAVE, sr=16000, n_fft=1024, hop_length=160, win_length=600,
+                                         window="hann", n_mels=128, pad_mode="constant")
+    np.testing.assert_allclose(ext(WAVE, 16000), np.log(np.maximum(mel, 1e-10)).T, atol=1e-4)
+
+
 def test_deltas_equal_torchaudio():
     x = RNG.standard_normal((57, 12)).astype(np.float32)
     for window in (5, 9):
@@ -70,6 +107,13 @@ def test_spectrogram_is_speechsplit_like():
     feats = ext(WAVE, 16000)
     assert feats.shape == (1 + WAVE.size // 256, 80)
     assert feats.min() >= 0.0 and feats.max() <= 1.0 and feats.std() > 0.01
+    # the SpeechSplit recipe written out with scipy and librosa (edge padding 3 × (2 sections + 1))
+    sos = scipy.signal.butter(5, 30, btype="highpass", fs=16000, output="sos")
+    mel = librosa.feature.melspectrogram(y=scipy.signal.sosfiltfilt(sos, WAVE, padlen=21).astype(np.float32), sr=16000,
+                                         n_fft=1024, hop_length=256, power=1.0, n_mels=80, fmin=90, fmax=7600,
+                                         pad_mode="reflect")
+    db = 20 * np.log10(np.maximum(mel, 1e-5)) - 16
+    np.testing.assert_allclose(feats, np.clip((db + 100) / 100, 0, 1).T, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, formula", [
