@@ -11,9 +11,10 @@ For each extractor (fbank, logmel, pitch by default) it measures, each in a fres
 * ``sertool -jN``: :func:`sertool.features.pipeline.extract_features` with ``--jobs N`` and
   ``--force`` (shards, index, CMVN, config all written).
 
-Wall time excludes interpreter start-up and imports (CPU time is user + system of the process
-and its workers over the same span); each process warms up once on one second of noise
-(librosa's numba kernels compile on first use) before the clock starts. Speed is
+Before each run the previous output of the same mode is deleted and dirty pages are flushed
+(``os.sync``), so no run pays for an earlier one's files. Wall time excludes interpreter
+start-up and imports (CPU time is user + system of the process and its workers over the same
+span); each process warms up once on one second of noise before the clock starts. Speed is
 audio seconds per wall second ("× real time"). Peak memory is the largest sum over the process
 and its children, sampled every 250 ms from /proc, of RSS and of PSS (RSS/PSS in the table;
 PSS divides pages shared by forked workers between them, so it is the memory really used).
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -242,6 +244,11 @@ def run(manifest: str, extractors: list[str], jobs: list[int], repeats: int) -> 
             best: list[dict | None] = [None] * len(modes)
             for _ in range(repeats):
                 for i, mode in enumerate(modes):
+                    # every run starts from the same I/O state: no earlier output to delete, and
+                    # no dirty pages of earlier runs being written back while it is timed
+                    if mode[0] == "sertool":
+                        shutil.rmtree(mode[4], ignore_errors=True)
+                    os.sync()
                     r = measure(mode)
                     if best[i] is None or r["wall"] < best[i]["wall"]:
                         best[i] = r
