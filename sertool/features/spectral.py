@@ -83,8 +83,9 @@ class FbankConfig:
 def rfft_power(frames: np.ndarray, n_fft: int, power: float = 2.0) -> np.ndarray:
     """``|rfft(row, n_fft)| ** power`` of each row of float32 ``frames``, shape ``(T, n_fft // 2 + 1)``.
 
-    The transform is torch's (the one ``torchaudio.compliance.kaldi`` uses, hence bit-level
-    agreement with it), in float32; rows shorter than ``n_fft`` are zero-padded.
+    The transform is torch's, in float32: the one ``torchaudio.compliance.kaldi`` uses, so
+    Kaldi filter banks agree with torchaudio's to float32 rounding. Rows shorter than ``n_fft``
+    are zero-padded.
     """
     spec = torch.view_as_real(torch.fft.rfft(torch.from_numpy(frames), n=n_fft)).numpy()
     out = np.square(spec[..., 0])
