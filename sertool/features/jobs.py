@@ -217,8 +217,9 @@ def init_worker() -> None:
 def warm_up(targets: list[Target], augment: AugmentConfig) -> None:
     """Run every extractor (and the augmenter) once on a short clip in the parent.
 
-    librosa imports lazily and compiles numba kernels on first use (about a second); done
-    before the pool forks, every worker inherits the result instead of paying it again.
+    Lazy imports and first-use set-up (librosa's effects, used by augmentation, compile numba
+    kernels) then happen once, before the pool forks: every worker inherits the result instead
+    of paying it again.
     """
     clip = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
     for t in targets:

@@ -235,8 +235,11 @@ class MelSpectrum:
     def __init__(self, sample_rate: int, n_fft: int, hop: int, win: int, window: str, n_mels: int,
                  fmin: float, fmax: float | None, pad_mode: str) -> None:
         self.n_fft, self.hop, self.pad_mode = n_fft, hop, pad_mode
-        self.window = librosa.util.pad_center(librosa.filters.get_window(window, win, fftbins=True),
-                                              size=n_fft).astype(np.float32)
+        # the window centred in the FFT frame, as librosa.util.pad_center places it (that module
+        # is not used: importing it compiles numba kernels, about 12 s once per environment)
+        left = (n_fft - win) // 2
+        self.window = np.pad(librosa.filters.get_window(window, win, fftbins=True),
+                             (left, n_fft - win - left)).astype(np.float32)
         basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         self.basis_t = np.ascontiguousarray(basis.T, dtype=np.float32)
 
