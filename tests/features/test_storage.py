@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from sertool.features.cmvn import Cmvn  # noqa: E402
 from sertool.features.extractors import get_extractor, load_extractor  # noqa: E402
 from sertool.features.jobs import one_thread  # noqa: E402
 from sertool.features.pipeline import extract_features  # noqa: E402
+from sertool.features import storage  # noqa: E402
 from sertool.features.storage import INDEX_FIELDS, FeatureReader, dataset_key  # noqa: E402
 
 
@@ -128,3 +130,21 @@ def test_missing_directory_is_a_clear_error(tmp_path):
         Cmvn.load(tmp_path)
     with pytest.raises(SertoolError, match="no config.yaml"):
         load_extractor(tmp_path)
+
+
+def test_finished_shards_are_dropped_from_the_page_cache(tmp_path, monkeypatch):
+    advised = []
+
+    def fadvise(fd, offset, length, advice):
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), advice))
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    monkeypatch.setattr(storage, "DROP_BEHIND", storage.DropBehind())  # no shard of another test pending
+    manifest = make_corpus(tmp_path / "corpus", num_utts=4, speakers=2, seconds=(1.0, 1.5))
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("shard_size: 2\n")
+    extract_features([manifest], tmp_path / "feats", "fbank", config=conf, jobs=1)
+    shards = [str(tmp_path / "feats" / f"feats-0000{i}.h5") for i in range(2)]
+    # each finished shard: writeback started at once, dropped again after the next one
+    assert advised == [(shards[0], os.POSIX_FADV_DONTNEED), (shards[1], os.POSIX_FADV_DONTNEED),
+                       (shards[0], os.POSIX_FADV_DONTNEED)]
