@@ -23,8 +23,8 @@ Usage:
     python benchmarks/features_bench.py MANIFEST [--jobs 1 2] [--extractors fbank logmel pitch]
     python benchmarks/features_bench.py --make-corpus /tmp/bench --minutes 60   # synthetic corpus
 
-Example output row (wall, CPU, speed, peak RSS/PSS; then ratios to the bare loop):
-    | fbank | 1794 | 1.54 s (0.94 s CPU), 1168×, 599/431 MB | 2.02 s (1.30 s CPU), 889×, 675/548 MB | ... |
+Example output row (wall, CPU, speed, peak RSS/PSS per mode; then ratios to the bare loop):
+    | fbank | 3634 | 1.70 s (1.63 s CPU), 2140×, 582/578 MB | 1.07 s (1.89 s CPU), 3380×, 1290/597 MB | ... |
 """
 
 from __future__ import annotations

@@ -106,8 +106,8 @@ class DropBehind:
 
     A shard is written once and read much later, by training; caching it only pushes out pages
     that are read again (the audio, other features). On VMs whose freed memory goes back to the
-    host, every new page-cache page also costs 5-10 µs: writing 1.2 GB of files took 0.5 s with
-    drop-behind and 3-4 s without (benchmarks/RESULTS.md). :meth:`finished` starts the
+    host, every new page-cache page also costs 5-10 µs: writing 1.2 GB of files took 0.5-0.7 s
+    with drop-behind and 2.2-2.6 s without (``benchmarks/page_cost.py``). :meth:`finished` starts the
     writeback of a finished shard and drops the previous one, written back by then, so the next
     shard reuses its pages. One instance per process (forked workers get their own copy).
 
