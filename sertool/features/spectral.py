@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import librosa
 import numpy as np
@@ -217,39 +218,54 @@ def window_function(window_type: str, length: int) -> np.ndarray:
     return w.numpy().astype(np.float32)
 
 
-def centred_frames(num_samples: int, hop_length: int) -> int:
-    """Frames of a centred STFT (``librosa.stft(center=True)``): ``1 + N // hop``."""
-    return 1 + num_samples // hop_length
+def require_stft(c: Any, name: str) -> None:
+    """Checks shared by the configs of :class:`MelStftExtractor` subclasses."""
+    require(c.sample_rate > 0 and c.n_mels > 0 and c.hop_length > 0, f"{name}: sizes must be positive")
+    require(0 < c.win_length <= c.n_fft, f"{name}: need 0 < win_length <= n_fft")
 
 
-class MelSpectrum:
-    """Centred STFT (librosa's framing and padding) → ``|X| ** power`` → mel filter bank, float32.
+class MelStftExtractor(Extractor):
+    """Base of the mel extractors on a centred STFT (``logmel``, ``spectrogram``).
 
-    Equal to ``librosa.feature.melspectrogram`` up to float32 rounding (librosa transforms in
-    float64; logs agree to 1e-4 except in bins 70 dB or more below their frame's peak), about
-    twice as fast. Window and filter bank are built once.
+    Framing and padding are librosa's (``center=True``: ``1 + N // hop_length`` frames), the
+    transform is float32 (torch's FFT), the filter bank Slaney's: :meth:`mel_spectrum` equals
+    ``librosa.feature.melspectrogram`` up to float32 rounding (librosa transforms in float64;
+    logs agree to 1e-4 except in bins 70 dB or more below their frame's peak) at about twice its
+    speed. The config provides ``sample_rate, n_fft, win_length, hop_length, window, n_mels,
+    fmin, fmax`` (0 = Nyquist) and ``pad_mode``; window and filter bank are built once.
 
     Example:
-        >>> MelSpectrum(16000, 800, 400, 800, "hann", 128, 0.0, None, "constant")(wave, 2.0).shape
+        >>> LogMelExtractor(LogMelConfig()).mel_spectrum(np.zeros(72000, np.float32), 2.0).shape
         (181, 128)
     """
 
-    def __init__(self, sample_rate: int, n_fft: int, hop: int, win: int, window: str, n_mels: int,
-                 fmin: float, fmax: float | None, pad_mode: str) -> None:
-        self.n_fft, self.hop, self.pad_mode = n_fft, hop, pad_mode
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        c = config
         # the window centred in the FFT frame, as librosa.util.pad_center places it (that module
         # is not used: importing it compiles numba kernels, about 12 s once per environment)
-        left = (n_fft - win) // 2
-        self.window = np.pad(librosa.filters.get_window(window, win, fftbins=True),
-                             (left, n_fft - win - left)).astype(np.float32)
-        basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-        self.basis_t = np.ascontiguousarray(basis.T, dtype=np.float32)
+        left = (c.n_fft - c.win_length) // 2
+        self._window = np.pad(librosa.filters.get_window(c.window, c.win_length, fftbins=True),
+                              (left, c.n_fft - c.win_length - left)).astype(np.float32)
+        basis = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin,
+                                    fmax=c.fmax or None)
+        self._basis_t = np.ascontiguousarray(basis.T, dtype=np.float32)
 
-    def __call__(self, wave: np.ndarray, power: float, pad_mode: str | None = None) -> np.ndarray:
-        """Mel spectrum of ``wave``, shape ``(1 + N // hop, n_mels)``."""
-        padded = np.pad(wave, self.n_fft // 2, mode=pad_mode or self.pad_mode)
-        frames = frames_view(padded, self.n_fft, self.hop) * self.window
-        return rfft_power(frames, self.n_fft, power) @ self.basis_t
+    @property
+    def frame_shift(self) -> float:
+        return self.config.hop_length / self.config.sample_rate
+
+    def num_frames(self, num_samples: int) -> int:
+        return 1 + num_samples // self.config.hop_length
+
+    def mel_spectrum(self, wave: np.ndarray, power: float) -> np.ndarray:
+        """``|STFT| ** power`` of ``wave`` on the mel filter bank, shape ``(1 + N // hop_length, n_mels)``."""
+        c = self.config
+        half = c.n_fft // 2
+        # reflect padding needs more samples than n_fft // 2: tiny clips are zero-padded instead
+        mode = c.pad_mode if wave.size > half else "constant"
+        frames = frames_view(np.pad(wave, half, mode=mode), c.n_fft, c.hop_length) * self._window
+        return rfft_power(frames, c.n_fft, power) @ self._basis_t
 
 
 def deltas(feats: np.ndarray, window: int) -> np.ndarray:
@@ -297,39 +313,24 @@ class LogMelConfig:
     pad_mode: str = "constant"
 
     def validate(self) -> None:
-        require(self.sample_rate > 0 and self.n_mels > 0 and self.hop_length > 0, "logmel: sizes must be positive")
-        require(0 < self.win_length <= self.n_fft, "logmel: need 0 < win_length <= n_fft")
+        require_stft(self, "logmel")
         require(self.log_floor > 0, "logmel: log_floor must be positive")
         require(self.delta_window >= 3 and self.delta_window % 2 == 1, "logmel: delta_window must be odd and >= 3")
 
 
 @register("logmel")
-class LogMelExtractor(Extractor):
+class LogMelExtractor(MelStftExtractor):
     """Log mel spectrogram with optional Δ/ΔΔ (librosa's centred STFT framing and Slaney mel filters)."""
 
     Config = LogMelConfig
-
-    def __init__(self, config: LogMelConfig) -> None:
-        super().__init__(config)
-        c = config
-        self._mel = MelSpectrum(c.sample_rate, c.n_fft, c.hop_length, c.win_length, c.window, c.n_mels, c.fmin,
-                                c.fmax or None, c.pad_mode)
-
-    @property
-    def frame_shift(self) -> float:
-        return self.config.hop_length / self.config.sample_rate
 
     @property
     def dims(self) -> int:
         return self.config.n_mels * (3 if self.config.deltas else 1)
 
-    def num_frames(self, num_samples: int) -> int:
-        return centred_frames(num_samples, self.config.hop_length)
-
     def compute(self, wave: np.ndarray) -> np.ndarray:
         c = self.config
-        mel = self._mel(wave, c.power)
-        logmel = np.log(np.maximum(mel, c.log_floor)).astype(np.float32)
+        logmel = np.log(np.maximum(self.mel_spectrum(wave, c.power), np.float32(c.log_floor)))
         return add_deltas(logmel, c.delta_window) if c.deltas else logmel
 
 
@@ -359,14 +360,13 @@ class SpectrogramConfig:
     pad_mode: str = "reflect"
 
     def validate(self) -> None:
-        require(self.sample_rate > 0 and self.n_mels > 0 and self.hop_length > 0, "spectrogram: sizes must be positive")
-        require(0 < self.win_length <= self.n_fft, "spectrogram: need 0 < win_length <= n_fft")
+        require_stft(self, "spectrogram")
         require(self.min_level_db < 0, "spectrogram: min_level_db must be negative")
         require(0 <= self.highpass_hz < self.sample_rate / 2, "spectrogram: highpass_hz must be below Nyquist")
 
 
 @register("spectrogram")
-class SpectrogramExtractor(Extractor):
+class SpectrogramExtractor(MelStftExtractor):
     """SpeechSplit-style normalised dB mel spectrogram in [0, 1]."""
 
     Config = SpectrogramConfig
@@ -374,21 +374,12 @@ class SpectrogramExtractor(Extractor):
     def __init__(self, config: SpectrogramConfig) -> None:
         super().__init__(config)
         c = config
-        self._mel = MelSpectrum(c.sample_rate, c.n_fft, c.hop_length, c.win_length, c.window, c.n_mels, c.fmin,
-                                c.fmax or None, c.pad_mode)
         self._sos = (scipy.signal.butter(c.highpass_order, c.highpass_hz, btype="highpass", fs=c.sample_rate,
                                          output="sos") if c.highpass_hz > 0 else None)
 
     @property
-    def frame_shift(self) -> float:
-        return self.config.hop_length / self.config.sample_rate
-
-    @property
     def dims(self) -> int:
         return self.config.n_mels
-
-    def num_frames(self, num_samples: int) -> int:
-        return centred_frames(num_samples, self.config.hop_length)
 
     def compute(self, wave: np.ndarray) -> np.ndarray:
         c = self.config
@@ -397,10 +388,8 @@ class SpectrogramExtractor(Extractor):
             # the padding for very short clips instead of failing.
             padlen = min(3 * (2 * len(self._sos) + 1), len(wave) - 1)
             wave = scipy.signal.sosfiltfilt(self._sos, wave, padlen=max(padlen, 0)).astype(np.float32)
-        # reflect padding needs more samples than n_fft // 2; fall back to zeros for tiny clips
-        pad_mode = c.pad_mode if len(wave) > c.n_fft // 2 else "constant"
-        mel = self._mel(wave, 1.0, pad_mode)
+        mel = self.mel_spectrum(wave, 1.0)
         db = 20.0 * np.log10(np.maximum(mel, 10.0 ** (c.min_level_db / 20.0))) - c.ref_level_db
         if c.normalize:
             db = np.clip((db - c.min_level_db) / -c.min_level_db, 0.0, 1.0)
-        return db.astype(np.float32)
+        return db.astype(np.float32, copy=False)
