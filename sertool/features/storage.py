@@ -15,7 +15,8 @@ written (also atomically) carrying the settings digest. A shard counts as finish
 its fragment exists with the current digest, so a killed run resumes shard by shard and never
 rewrites a finished shard. ``index.jsonl`` and ``cmvn.json`` are merged from the fragments
 at the end. Finished shards are written back and dropped from the page cache as the stage goes
-(:class:`DropBehind`): they are read again only by training.
+(:class:`DropBehind`): they are read again only later, by training (or by the second pass of
+extractors that need speaker statistics).
 
 Dataset keys are the utterance id with ``%`` and ``/`` escaped (flat, no HDF5 groups), plus
 ``@<aug>`` for copies.
@@ -107,9 +108,10 @@ class DropBehind:
     A shard is written once and read much later, by training; caching it only pushes out pages
     that are read again (the audio, other features). On VMs whose freed memory goes back to the
     host, every new page-cache page also costs 5-10 µs: writing 1.2 GB of files took 0.5-0.7 s
-    with drop-behind and 2.2-2.6 s without (``benchmarks/page_cost.py``). :meth:`finished` starts the
-    writeback of a finished shard and drops the previous one, written back by then, so the next
-    shard reuses its pages. One instance per process (forked workers get their own copy).
+    with drop-behind and 2.2-2.6 s without (``benchmarks/page_cost.py``). :meth:`finished`
+    starts the writeback of a finished shard and drops the previous one, written back by then,
+    so the next shard reuses its pages. One instance per process (forked workers get their own
+    copy).
 
     Example:
         >>> DROP_BEHIND.finished(Path("feats/fbank/feats-00003.h5"))
