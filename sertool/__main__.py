@@ -1,6 +1,6 @@
 """``python -m sertool`` (also what ``torchrun -m sertool`` runs)."""
 
-from sertool.cli.main import main
+from .cli.main import main  # the entry point: the one module above the CLI
 
 if __name__ == "__main__":
     main()

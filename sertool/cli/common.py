@@ -1,4 +1,4 @@
-"""What every ``sertool`` command shares: error handling, common options, progress bars.
+"""What every ``sertool`` command shares: error handling and common options.
 
 Example:
     >>> @command
@@ -11,19 +11,14 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Annotated, Callable, Iterable, TypeVar
+from typing import Annotated, Callable, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sertool.console import console, progress  # noqa: F401  (the commands' console and progress bar)
 from sertool.errors import SertoolError
 
 F = TypeVar("F", bound=Callable)
-T = TypeVar("T")
-
-# soft_wrap: long log lines stay whole in files and pipes instead of wrapping at 80 columns.
-console = Console(stderr=True, soft_wrap=True)
 
 Force = Annotated[bool, typer.Option("--force", help="Redo the stage even if its .done marker matches.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")]
@@ -48,13 +43,3 @@ def command(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
-    """Iterate ``items`` under a rich progress bar on stderr (hidden when not a terminal)."""
-    columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        yield from bar.track(items, total=total, description=description)

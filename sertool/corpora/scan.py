@@ -180,7 +180,7 @@ def probe_audio(
         [(0.2, 16000), 'empty audio file']
     """
     work = [(str(p), check_signal) for p in paths]
-    from sertool.cli.common import progress  # rich bar on a terminal, silent otherwise
+    from sertool.console import progress  # rich bar on a terminal, silent otherwise
 
     if jobs > 1 and len(work) >= min_parallel:
         with ProcessPoolExecutor(max_workers=jobs) as pool:

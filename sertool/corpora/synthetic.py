@@ -405,7 +405,7 @@ def _import_pyworld() -> ModuleType:
 
 def _run(plans: list[Plan], jobs: int) -> dict[str, int]:
     """Render every plan with ``jobs`` processes; returns samples per utterance name."""
-    from sertool.cli.common import progress
+    from sertool.console import progress
     from sertool.corpora.espeak import get_engine
 
     # Load what every task needs before any worker starts: forked workers then inherit it.

@@ -9,12 +9,14 @@ documented frame-count formula for a number of input samples.
 Subclasses register under a name with :func:`register` and declare their config dataclass.
 
 Example:
-    >>> @register("energy")
-    ... class Energy(Extractor):
-    ...     Config = EnergyConfig
-    ...     def compute(self, wave): ...
-    >>> REGISTRY["energy"]
-    <class 'Energy'>
+    A new extractor is a class with a config dataclass and a ``compute``::
+
+        @register("energy")
+        class Energy(Extractor):
+            Config = EnergyConfig
+            def compute(self, wave): ...
+
+        EXTRACTORS.get("energy")     # → Energy
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ import numpy as np
 import soxr
 
 from sertool.features.config import config_dict
+from sertool.registry import Registry
 
-REGISTRY: dict[str, type["Extractor"]] = {}
+#: Feature extractors by name (``sertool features --extractor NAME``).
+EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor")
 
 
 def register(name: str) -> Callable[[type["Extractor"]], type["Extractor"]]:
-    """Class decorator adding an extractor class to :data:`REGISTRY` under ``name``."""
+    """Class decorator adding an extractor class to :data:`EXTRACTORS` under ``name``."""
 
     def add(cls: type[Extractor]) -> type[Extractor]:
         cls.name = name
-        REGISTRY[name] = cls
+        EXTRACTORS.add(name, cls)
         return cls
 
     return add

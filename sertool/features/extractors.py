@@ -22,7 +22,7 @@ import yaml
 
 from sertool.errors import SertoolError
 from sertool.features import pitch, spectral, waveform  # noqa: F401  (registers the extractors)
-from sertool.features.base import REGISTRY, Extractor
+from sertool.features.base import EXTRACTORS, Extractor
 from sertool.features.config import build_config
 
 #: File in a feature directory recording the extractor name and its resolved settings.
@@ -31,15 +31,14 @@ CONFIG_NAME = "config.yaml"
 
 def extractor_names() -> list[str]:
     """All registered extractor names."""
-    return sorted(REGISTRY)
+    return EXTRACTORS.names()
 
 
 def parse_extractor_names(spec: str) -> list[str]:
     """Split ``"fbank+pitch"`` into known, distinct names (``SertoolError`` otherwise)."""
     names = [n.strip() for n in spec.split("+")]
     for n in names:
-        if n not in REGISTRY:
-            raise SertoolError(f"unknown extractor {n!r} (known: {', '.join(extractor_names())})")
+        EXTRACTORS.get(n)  # a one-line error naming the known extractors
     if len(set(names)) != len(names):
         raise SertoolError(f"extractor named twice in {spec!r}")
     return names
@@ -47,9 +46,7 @@ def parse_extractor_names(spec: str) -> list[str]:
 
 def get_extractor(name: str, conf: Mapping[str, Any] | None = None) -> Extractor:
     """The extractor registered as ``name`` with ``conf`` overriding its paper defaults."""
-    if name not in REGISTRY:
-        raise SertoolError(f"unknown extractor {name!r} (known: {', '.join(extractor_names())})")
-    cls = REGISTRY[name]
+    cls = EXTRACTORS.get(name)
     return cls(build_config(cls.Config, conf, name))
 
 

@@ -30,7 +30,7 @@ import soxr
 
 from sertool.audio import read_audio
 from sertool.features.augment import AugmentConfig, Augmenter
-from sertool.features.base import REGISTRY, Extractor
+from sertool.features.base import EXTRACTORS, Extractor
 from sertool.features.extractors import get_extractor
 from sertool.features.random_resample import RandomResampleConfig, random_resample, variant_rng
 from sertool.features.storage import ShardWriter, read_fragment, shard_name
@@ -51,7 +51,7 @@ class Target:
     @property
     def staged(self) -> bool:
         """Whether this extractor needs speaker statistics (two passes through ``.stage/``)."""
-        return REGISTRY[self.name].needs_speaker_stats
+        return EXTRACTORS.get(self.name).needs_speaker_stats
 
     @property
     def stage_dir(self) -> Path:
@@ -231,7 +231,7 @@ def warm_up(targets: list[Target], augment: AugmentConfig) -> None:
 
 def run_jobs(jobs: list[ShardJob], workers: int, description: str) -> list[ShardResult]:
     """Run shard jobs in-process (``workers`` 1) or on a process pool; first error wins."""
-    from sertool.cli.common import progress
+    from sertool.console import progress
 
     if not jobs:
         return []

@@ -5,6 +5,6 @@ Importing this package registers every built-in encoder: ``sa_cnn_blstm`` (sa_cn
 """
 
 from sertool.models import blstm_attention, ecapa_tdnn, sa_cnn_blstm  # noqa: F401  (register the encoders)
-from sertool.models.registry import Encoder, build_encoder, encoder_class, encoder_names, register_encoder
+from sertool.models.registry import ENCODERS, Encoder, build_encoder, encoder_class, register_encoder
 
-__all__ = ["Encoder", "build_encoder", "encoder_class", "encoder_names", "register_encoder"]
+__all__ = ["ENCODERS", "Encoder", "build_encoder", "encoder_class", "register_encoder"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sertool.models.masking import lengths_to_mask, run_packed
-from sertool.models.pooling import StructuredSelfAttention
+from sertool.layers.masking import lengths_to_mask, run_packed
+from sertool.layers.pooling import StructuredSelfAttention
 from sertool.models.registry import Encoder, register_encoder
 
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sertool.models.masking import lengths_to_mask, masked_mean_std, run_packed
-from sertool.models.pooling import AttentiveStatisticsPooling
+from sertool.layers.masking import lengths_to_mask, masked_mean_std, run_packed
+from sertool.layers.pooling import AttentiveStatisticsPooling
 from sertool.models.registry import Encoder, register_encoder
 
 

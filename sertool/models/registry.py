@@ -22,7 +22,7 @@ from typing import Any, Callable, ClassVar
 
 from torch import nn
 
-from sertool.errors import SertoolError
+from sertool.registry import Registry
 
 INPUT_KINDS = ("features", "waveform")
 
@@ -41,38 +41,27 @@ class Encoder(nn.Module):
         raise NotImplementedError
 
 
-_ENCODERS: dict[str, Callable[..., Encoder]] = {}
+#: Encoders by name (``model.encoder: NAME`` in YAML).
+ENCODERS: Registry[type[Encoder]] = Registry("encoder")
 
 
 def register_encoder(name: str):
-    """Class decorator adding an encoder to the registry under ``name``."""
+    """Class decorator adding an encoder to :data:`ENCODERS` under ``name``."""
 
     def decorate(cls):
-        if name in _ENCODERS:
-            raise ValueError(f"encoder {name!r} registered twice")
         if getattr(cls, "input_kind", None) not in INPUT_KINDS:
             raise ValueError(f"encoder {name!r}: input_kind must be one of {INPUT_KINDS}")
-        _ENCODERS[name] = cls
+        ENCODERS.add(name, cls)
         return cls
 
     return decorate
 
 
-def encoder_names() -> list[str]:
-    return sorted(_ENCODERS)
-
-
-def encoder_class(name: str) -> Callable[..., Encoder]:
-    """The registered class of encoder ``name`` (its ``input_kind`` is known before building)."""
-    if name not in _ENCODERS:
-        raise SertoolError(f"unknown encoder {name!r} (known: {', '.join(encoder_names())})")
-    return _ENCODERS[name]
+def encoder_class(name: str) -> type[Encoder]:
+    """The registered class of encoder ``name`` (its inputs are known before building)."""
+    return ENCODERS.get(name)
 
 
 def build_encoder(name: str, conf: dict[str, Any] | None = None) -> Encoder:
     """Instantiate encoder ``name`` with keyword arguments ``conf``."""
-    cls = encoder_class(name)
-    try:
-        return cls(**(conf or {}))
-    except TypeError as e:
-        raise SertoolError(f"bad arguments for encoder {name!r}: {e}") from None
+    return ENCODERS.build(name, conf)

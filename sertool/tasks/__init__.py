@@ -6,7 +6,7 @@ Importing this package registers every built-in task type (``emotion``, ``gender
 """
 
 from sertool.tasks import classification, ctc, reconstruction, regression  # noqa: F401  (register the tasks)
-from sertool.tasks.base import Task, build_task, register_task, task_class, task_names
-from sertool.tasks.weighting import Weighting, build_weighting
+from sertool.tasks.base import TASKS, Task, build_task, register_task, task_class
+from sertool.tasks.weighting import WEIGHTINGS, Weighting, build_weighting
 
-__all__ = ["Task", "Weighting", "build_task", "build_weighting", "register_task", "task_class", "task_names"]
+__all__ = ["TASKS", "WEIGHTINGS", "Task", "Weighting", "build_task", "build_weighting", "register_task", "task_class"]

@@ -28,10 +28,10 @@ from torch import nn
 
 from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
+from sertool.registry import Registry
 
 Prediction = Union[torch.Tensor, dict[str, torch.Tensor]]
 
-_TASKS: dict[str, type["Task"]] = {}
 
 
 def utterance_field(utt: Utterance, field: str) -> Any:
@@ -92,32 +92,28 @@ class Task(nn.Module):
         return {}
 
 
+#: Task types by ``kind`` (``tasks.<name>.type`` in YAML).
+TASKS: Registry[type[Task]] = Registry("task type")
+
+
 def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator adding a task type to the registry under ``cls.kind``."""
-    if cls.kind in _TASKS:
-        raise ValueError(f"task {cls.kind!r} registered twice")
-    _TASKS[cls.kind] = cls
+    """Class decorator adding a task type to :data:`TASKS` under ``cls.kind``."""
+    TASKS.add(cls.kind, cls)
     return cls
 
 
-def task_names() -> list[str]:
-    return sorted(_TASKS)
-
-
 def task_class(kind: str, name: str = "") -> type[Task]:
-    """The registered class of task type ``kind``."""
-    if kind not in _TASKS:
-        raise SertoolError(f"unknown task type {kind!r} for task {name!r} (known: {', '.join(task_names())})")
-    return _TASKS[kind]
+    """The registered class of task type ``kind`` (``name``: the task it is for, named in errors)."""
+    try:
+        return TASKS.get(kind)
+    except SertoolError as e:
+        raise SertoolError(f"task {name!r}: {e}") from None
 
 
 def build_task(name: str, kind: str, in_dims: dict[str, int], conf: dict[str, Any]) -> Task:
     """Instantiate task type ``kind`` called ``name`` on an encoder with output sizes ``in_dims``."""
-    cls = task_class(kind, name)
-    try:
-        return cls(name, in_dims, **conf)
-    except TypeError as e:
-        raise SertoolError(f"bad arguments for task {name!r} ({kind}): {e}") from None
+    task_class(kind, name)
+    return TASKS.build(kind, conf, name, in_dims)
 
 
 def require_input(name: str, in_dims: dict[str, int], key: str) -> int:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from sertool.data.manifest import Utterance
-from sertool.models.masking import lengths_to_mask, run_packed
+from sertool.layers.masking import lengths_to_mask, run_packed
 from sertool.tasks.base import Task, register_task, require_input, sequence_lengths
 from sertool.tasks.losses import masked_mse
 

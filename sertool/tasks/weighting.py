@@ -8,7 +8,7 @@ epoch's mean losses. Every method starts from the tasks' configured weights.
 
 - ``fixed``: ``L = Σ w_k L_k`` (sa_cnn_blstm.txt eq. 10, selective_mtl.txt eq. 3, ssl_mtl.txt).
 - ``schedule``: weights that move over training stages (SpeechEQ: α, β, η = 1, 0.1, 0.1, then β
-  and η from 0.1 to 0.01; speecheq.txt §3.2); see :func:`sertool.train.schedules.staged`.
+  and η from 0.1 to 0.01; speecheq.txt §3.2); see :func:`sertool.schedules.staged`.
 - ``uncertainty``: Kendall et al. 2018, ``L = Σ exp(−s_k) L_k + s_k`` with learned ``s_k = log σ_k²``.
 - ``dwa``: dynamic weight averaging (Liu et al. 2019), from the ratio of the last two epochs' losses.
 - ``gradnorm``: Chen et al. 2018; the one gradient-based method (``needs_shared_parameters``): it
@@ -31,20 +31,11 @@ import torch
 from torch import nn
 
 from sertool.errors import SertoolError
+from sertool.registry import Registry
+from sertool.schedules import staged
 
-_METHODS: dict[str, Callable[..., "Weighting"]] = {}
-
-
-def register_weighting(name: str):
-    def decorate(cls):
-        _METHODS[name] = cls
-        return cls
-
-    return decorate
-
-
-def weighting_names() -> list[str]:
-    return sorted(_METHODS)
+#: Loss weighting methods by name (``weighting: NAME`` in YAML).
+WEIGHTINGS: Registry[type["Weighting"]] = Registry("loss weighting")
 
 
 class Weighting(nn.Module):
@@ -75,7 +66,7 @@ class Weighting(nn.Module):
         """Called at the end of each epoch with each task's mean training loss."""
 
 
-@register_weighting("fixed")
+@WEIGHTINGS.register("fixed")
 class FixedWeighting(Weighting):
     """``L = Σ_k w_k · L_k`` with constant weights."""
 
@@ -85,14 +76,12 @@ class FixedWeighting(Weighting):
         return total, {k: self.initial[k] for k in losses}
 
 
-@register_weighting("schedule")
+@WEIGHTINGS.register("schedule")
 class ScheduleWeighting(Weighting):
     """Weights moved over stages of training: ``stages: [{epochs, to: {task: weight}}]``."""
 
     def __init__(self, weights: dict[str, float], stages: list[dict[str, Any]], anneal: str = "exponential"):
         super().__init__(weights)
-        from sertool.train.schedules import staged
-
         for i, stage in enumerate(stages):
             if not isinstance(stage, dict) or set(stage) - {"epochs", "to"}:
                 raise SertoolError(f"weighting stage {i + 1} must be {{epochs, to: {{task: weight}}}}, got {stage}")
@@ -117,7 +106,7 @@ class ScheduleWeighting(Weighting):
         return sum(w[k] * v for k, v in losses.items()), {k: w[k] for k in losses}
 
 
-@register_weighting("uncertainty")
+@WEIGHTINGS.register("uncertainty")
 class UncertaintyWeighting(Weighting):
     """Homoscedastic uncertainty weighting; ``s_k`` starts at ``−log w_k`` (0 for weight 1)."""
 
@@ -138,7 +127,7 @@ class UncertaintyWeighting(Weighting):
         return total, weights
 
 
-@register_weighting("dwa")
+@WEIGHTINGS.register("dwa")
 class DWAWeighting(Weighting):
     """``w_k(t) = w⁰_k · K · softmax_k(r_k(t−1) / T)``, ``r_k(t−1) = L_k(t−1) / L_k(t−2)``.
 
@@ -171,7 +160,7 @@ class DWAWeighting(Weighting):
         return sum(w[k] * v for k, v in losses.items()), w
 
 
-@register_weighting("gradnorm")
+@WEIGHTINGS.register("gradnorm")
 class GradNormWeighting(Weighting):
     """GradNorm with asymmetry ``alpha``: learned weights whose weighted gradient norms at the
     shared layer track ``mean(G) · r_k^α``, ``r_k`` the task's relative inverse training rate.
@@ -225,9 +214,4 @@ class GradNormWeighting(Weighting):
 
 def build_weighting(name: str, weights: dict[str, float], conf: dict[str, Any]) -> Weighting:
     """Weighting method ``name`` over tasks with initial ``weights``."""
-    if name not in _METHODS:
-        raise SertoolError(f"unknown loss weighting {name!r} (known: {', '.join(weighting_names())})")
-    try:
-        return _METHODS[name](weights=weights, **conf)
-    except TypeError as e:
-        raise SertoolError(f"bad arguments for loss weighting {name!r}: {e}") from None
+    return WEIGHTINGS.build(name, conf, weights=weights)

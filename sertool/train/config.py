@@ -90,7 +90,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     # constant, inverse_time {decay}, stages {stages, anneal}, cosine {warmup_epochs, min_lr}
-    # (sertool.train.schedules.lr_factor)
+    # (sertool.schedules.lr_factor)
     scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
     grad_clip_value: float | None = None  # clip each gradient element into [-v, v]
     grad_clip_norm: float | None = None

@@ -27,7 +27,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from sertool.cli.common import console
+from sertool.console import console
 from sertool.errors import SertoolError
 from sertool.evaluation.report import plot_confusion, summarise_folds
 from sertool.models import encoder_class

@@ -43,7 +43,8 @@ from sertool.train.distributed import (
 )
 from sertool.train.logs import TrainLog
 from sertool.train.sampling import EpochBatches
-from sertool.train.schedules import lr_factor
+from sertool.schedules import lr_factor
+from sertool.train.optim import OPTIMIZERS
 from sertool.train.sources import ExperimentData, Item, Source, feature_spec, subsample
 
 
@@ -242,11 +243,7 @@ class FoldTrainer:
         own = list(self.weighting.parameters())
         if own:  # the weighting's own parameters: never decayed, optionally their own learning rate
             groups.append({"params": own, "weight_decay": 0.0, "lr": float(self.cfg.weighting.get("lr", o.lr))})
-        if o.name == "adam":
-            return torch.optim.Adam(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-        if o.name == "adamw":
-            return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-        raise SertoolError(f"config: optim.name must be adam or adamw, got {o.name!r}")
+        return OPTIMIZERS.build(o.name, None, groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
 
     # -- state -----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

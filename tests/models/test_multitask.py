@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sertool.errors import SertoolError
-from sertool.models import build_encoder, encoder_names
+from sertool.models import ENCODERS, build_encoder
 from sertool.models.multitask import MultiTaskModel
 
 TASKS = {
@@ -17,7 +17,7 @@ TASKS = {
 
 
 def test_registry_holds_the_papers_encoders():
-    assert {"sa_cnn_blstm", "ecapa_tdnn", "blstm_attention"} <= set(encoder_names())
+    assert {"sa_cnn_blstm", "ecapa_tdnn", "blstm_attention"} <= set(ENCODERS.names())
     with pytest.raises(SertoolError, match="unknown encoder"):
         build_encoder("nope")
     with pytest.raises(SertoolError, match="bad arguments"):

@@ -3,7 +3,7 @@
 import torch
 
 from sertool.models import build_encoder
-from sertool.models.masking import lengths_to_mask, masked_softmax, replicate_last_frame
+from sertool.layers.masking import lengths_to_mask, masked_softmax, replicate_last_frame
 
 
 def test_shapes_follow_table_1():

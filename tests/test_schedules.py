@@ -5,7 +5,7 @@ import math
 import pytest
 
 from sertool.errors import SertoolError
-from sertool.train.schedules import lr_factor, staged
+from sertool.schedules import lr_factor, staged
 
 
 def test_speecheq_fine_tune_stage_decays_the_learning_rate_1e4_to_1e6():

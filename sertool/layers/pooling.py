@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sertool.models.masking import masked_mean_std, masked_softmax
+from sertool.layers.masking import masked_mean_std, masked_softmax
 
 
 class StructuredSelfAttention(nn.Module):

@@ -23,6 +23,7 @@ import math
 from typing import Any, Callable
 
 from sertool.errors import SertoolError
+from sertool.registry import Registry
 
 ANNEALS = ("exponential", "linear")
 
@@ -56,51 +57,58 @@ def staged(start: float, stages: list[dict[str, Any]], anneal: str = "exponentia
     return at
 
 
+Factor = Callable[[int], float]
+
+#: Learning-rate schedules by name (``optim.scheduler: {name: NAME, ...}`` in YAML). Each is a
+#: function ``(base_lr, steps_per_epoch, total_epochs, **settings)`` returning the multiplier
+#: of the base learning rate after ``t`` updates.
+SCHEDULES: Registry[Callable[..., Factor]] = Registry("learning-rate schedule")
+
+
+@SCHEDULES.register("constant")
+def constant(base_lr: float, steps_per_epoch: int, total_epochs: float) -> Factor:
+    return lambda t: 1.0
+
+
+@SCHEDULES.register("inverse_time")
+def inverse_time(base_lr: float, steps_per_epoch: int, total_epochs: float, decay: float) -> Factor:
+    """Keras' ``decay``: ``lr / (1 + d · t)`` (sa_cnn_blstm.txt §5.1, selective_mtl.txt §4.2)."""
+    decay = float(decay)
+    return lambda t: 1.0 / (1.0 + decay * t)
+
+
+@SCHEDULES.register("stages")
+def stages(base_lr: float, steps_per_epoch: int, total_epochs: float, stages: list[dict[str, Any]],
+           anneal: str = "exponential") -> Factor:
+    """Through ``stages`` ``[{epochs, to: lr}]`` in turn (see :func:`staged`; speecheq.txt §3.2)."""
+    f = staged(base_lr, stages, anneal)
+    return lambda t: f(t / steps_per_epoch) / base_lr
+
+
+@SCHEDULES.register("cosine")
+def cosine(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epochs: float = 0.0,
+           min_lr: float = 0.0) -> Factor:
+    """Linear warm-up over ``warmup_epochs``, then a cosine down to ``min_lr`` at the end of training."""
+    warmup, floor = float(warmup_epochs), float(min_lr) / base_lr
+
+    def at(t: int) -> float:
+        p = t / steps_per_epoch
+        if p < warmup:
+            return (p + 1.0 / steps_per_epoch) / warmup  # never exactly 0 on the first update
+        frac = min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    return at
+
+
 def lr_factor(conf: dict[str, Any], base_lr: float, steps_per_epoch: int,
-              total_epochs: int | None = None) -> Callable[[int], float]:
+              total_epochs: int | None = None) -> Factor:
     """Multiplier of the base learning rate after ``t`` updates (for ``LambdaLR``).
 
-    Schedules (``optim.scheduler``):
-
-    - ``{name: constant}``
-    - ``{name: inverse_time, decay: d}``: Keras' ``decay``, ``lr / (1 + d · t)`` (sa_cnn_blstm.txt
-      §5.1, selective_mtl.txt §4.2)
-    - ``{name: stages, stages: [{epochs, to: lr}], anneal}``: see :func:`staged`
-    - ``{name: cosine, warmup_epochs: w, min_lr: m}``: linear warm-up, then cosine to ``min_lr``
-      at the end of training
+    ``conf`` is ``optim.scheduler``: ``{name: NAME, **settings}`` with a name of :data:`SCHEDULES`
+    (``constant``, ``inverse_time {decay}``, ``stages {stages, anneal}``, ``cosine {warmup_epochs,
+    min_lr}``).
     """
     conf = dict(conf)
     name = conf.pop("name", "constant")
-    per_epoch = max(1, steps_per_epoch)
-    try:
-        if name == "constant" and not conf:
-            return lambda t: 1.0
-        if name == "inverse_time":
-            decay = float(conf.pop("decay"))
-            if conf:
-                raise KeyError(next(iter(conf)))
-            return lambda t: 1.0 / (1.0 + decay * t)
-        if name == "stages":
-            f = staged(base_lr, conf.pop("stages"), conf.pop("anneal", "exponential"))
-            if conf:
-                raise KeyError(next(iter(conf)))
-            return lambda t: f(t / per_epoch) / base_lr
-        if name == "cosine":
-            warmup = float(conf.pop("warmup_epochs", 0.0))
-            floor = float(conf.pop("min_lr", 0.0)) / base_lr
-            if conf:
-                raise KeyError(next(iter(conf)))
-            total = float(total_epochs or 1)
-
-            def cosine(t: int) -> float:
-                p = t / per_epoch
-                if p < warmup:
-                    return (p + 1.0 / per_epoch) / warmup  # never exactly 0 on the first update
-                frac = min(1.0, (p - warmup) / max(total - warmup, 1e-9))
-                return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
-
-            return cosine
-    except KeyError as e:
-        raise SertoolError(f"optim.scheduler {name}: unexpected or missing setting {e}") from None
-    raise SertoolError(f"optim.scheduler: unknown schedule {name!r} or settings {conf} "
-                       "(known: constant, inverse_time, stages, cosine)")
+    return SCHEDULES.build(name, conf, base_lr, max(1, steps_per_epoch), float(total_epochs or 1))
