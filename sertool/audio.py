@@ -52,9 +52,15 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
         raise SertoolError(f"audio file has no samples: {path}")
     wave = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
-        wave = soxr.resample(wave, sr, sample_rate, quality="HQ").astype(np.float32)
-        sr = sample_rate
+        wave, sr = resample(wave, sr, sample_rate), sample_rate
     return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
+
+
+def resample(wave: np.ndarray, sample_rate: int, to_rate: int) -> np.ndarray:
+    """``wave`` at ``to_rate`` (soxr, high quality: what the features stage and inference both use)."""
+    if sample_rate == to_rate:
+        return np.asarray(wave, dtype=np.float32)
+    return soxr.resample(np.asarray(wave, dtype=np.float32), sample_rate, to_rate, quality="HQ").astype(np.float32)
 
 
 def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:

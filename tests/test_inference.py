@@ -29,7 +29,7 @@ from sertool.train.runner import evaluate_experiment, train_experiment  # noqa: 
 class WaveCNN(Encoder):
     """Strided convolutions over samples (stride 160: 10 ms frames at 16 kHz), masked mean pooling."""
 
-    input_kind = "waveform"
+    inputs = {"waveform": "audio"}
 
     def __init__(self, channels: int = 8):
         super().__init__()
@@ -40,7 +40,8 @@ class WaveCNN(Encoder):
     def shared_parameters(self) -> list[nn.Parameter]:
         return list(self.conv2.parameters())
 
-    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, waveform_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        wave, lengths = waveform, waveform_lengths
         assert wave.ndim == 2  # (N, S) samples, not features
         x = torch.relu(self.conv1(nn.functional.pad(wave, (0, 400))[:, None]))  # (N, C, T)
         x = torch.relu(self.conv2(x)).transpose(1, 2)  # (N, T, C)

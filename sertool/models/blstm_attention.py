@@ -10,7 +10,7 @@ every input to 7.5 s; that is ``data.max_seconds: 7.5`` with ``data.pad_to_max: 
 
 Example:
     >>> enc = BLSTMAttention(input_dim=40)
-    >>> out = enc(torch.randn(2, 120, 40), torch.tensor([120, 70]))
+    >>> out = enc(feats=torch.randn(2, 120, 40), feats_lengths=torch.tensor([120, 70]))
     >>> out["pooled"].shape, out["frames"].shape, out["frame_lengths"].tolist()
     (torch.Size([2, 1024]), torch.Size([2, 120, 512]), [120, 70])
 """
@@ -58,8 +58,8 @@ class BLSTMAttention(Encoder):
     def shared_parameters(self) -> list[nn.Parameter]:
         return list(self.lstms[-1].parameters())  # feeds both the frames and the attention
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        lengths = lengths.clamp(min=1)
+    def forward(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        lengths = feats_lengths.clamp(min=1)
         x = feats  # (N, T, D)
         for lstm in self.lstms:
             x = self.dropout(run_packed(lstm, x, lengths))  # (N, T, 2·units)

@@ -16,7 +16,7 @@ statistics in training do include the padded (zero) frames, as in SpeechBrain's 
 
 Example:
     >>> enc = ECAPATDNN(input_dim=80)
-    >>> out = enc(torch.randn(2, 300, 80), torch.tensor([300, 180]))
+    >>> out = enc(feats=torch.randn(2, 300, 80), feats_lengths=torch.tensor([300, 180]))
     >>> out["pooled"].shape, out["frames"].shape, out["frame_lengths"].tolist()
     (torch.Size([2, 192]), torch.Size([2, 300, 768]), [300, 180])
 """
@@ -143,8 +143,8 @@ class ECAPATDNN(Encoder):
     def shared_parameters(self) -> list[nn.Parameter]:
         return list(self.mfa.conv.parameters())  # feeds both the frames and the pooled embedding
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        lengths = lengths.clamp(min=1)
+    def forward(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        lengths = feats_lengths.clamp(min=1)
         mask = lengths_to_mask(lengths, feats.shape[1])  # (N, T)
         x = self.layer1(feats.transpose(1, 2) * mask[:, None, :], mask)  # (N, C, T)
         outs = []

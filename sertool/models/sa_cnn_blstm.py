@@ -10,7 +10,7 @@ packed sequences, and attention gives padded steps zero weight.
 
 Example:
     >>> enc = SACNNBLSTM(input_dim=384)
-    >>> out = enc(torch.randn(2, 120, 384), torch.tensor([120, 70]))
+    >>> out = enc(feats=torch.randn(2, 120, 384), feats_lengths=torch.tensor([120, 70]))
     >>> out["pooled"].shape, out["frames"].shape, out["frame_lengths"].tolist()
     (torch.Size([2, 960]), torch.Size([2, 40, 120]), [40, 23])
 """
@@ -64,8 +64,8 @@ class SACNNBLSTM(Encoder):
     def shared_parameters(self) -> list[nn.Parameter]:
         return list(self.lstms[-1].parameters())  # feeds both the frames and the attention
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = feats  # (N, T, D)
+    def forward(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, lengths = feats, feats_lengths  # (N, T, D), (N,)
         if x.shape[1] < self.pool_size:  # pooling needs at least one full window
             lengths = lengths.clamp(min=1)
             x = replicate_last_frame(torch.nn.functional.pad(x, (0, 0, 0, self.pool_size - x.shape[1])), lengths)

@@ -1,17 +1,21 @@
 """Spectrogram reconstruction with the mean squared error (decomposed_speech_mtl.txt eq. 3).
 
 A decoder (a BLSTM, as the paper's "bi-LSTM and a linear layer", then a linear layer) maps the
-encoder's ``frames`` back to a target spectrogram: by default the model's own input features
-(``target: input``), which :class:`~sertool.models.multitask.MultiTaskModel` passes to the heads
-as ``input``/``input_lengths``; a waveform encoder can expose a spectrogram output and name it.
-When the encoder's frames are ``stride`` times slower than the target (pooling), each frame
-predicts ``stride`` target frames. Every utterance carries this "label".
+encoder's ``frames`` back to a target spectrogram: ``target`` names one of the model's inputs
+(e.g. ``spectrogram``; ``input``, the default, is the input of a one-input model), which
+:class:`~sertool.models.multitask.MultiTaskModel` passes to the heads with its lengths, or an
+output the encoder exposes. When the encoder's frames are ``stride`` times slower than the target
+(pooling), each frame predicts ``stride`` target frames (by default the encoder's stride for an
+input, 1 for an encoder output). Every utterance carries this "label".
 
 Example:
-    >>> task = ReconstructionTask("recon", {"frames": 120, "input": 384, "frame_stride": 3})
-    >>> pred = task({"frames": h, "frame_lengths": hl, "input": x, "input_lengths": xl})
-    >>> pred["pred"].shape == pred["target"].shape     # (N, T, 384) after cropping to T' · 3
-    True
+    >>> task = ReconstructionTask("recon", {"frames": 12, "spec": 80, "spec_stride": 3}, target="spec",
+    ...                           lstm_units=4)
+    >>> h, x = torch.randn(2, 10, 12), torch.randn(2, 31, 80)
+    >>> pred = task({"frames": h, "frame_lengths": torch.tensor([10, 7]), "spec": x,
+    ...              "spec_lengths": torch.tensor([31, 22])})
+    >>> pred["pred"].shape, pred["target"].shape, pred["lengths"].tolist()   # 10 frames × 3 = 30
+    (torch.Size([2, 30, 80]), torch.Size([2, 30, 80]), [30, 21])
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class ReconstructionTask(Task):
         self.input, self.target = input, target
         dim = require_input(name, in_dims, input)
         self.target_dim = require_input(name, in_dims, target)
-        self.stride = int(stride or (in_dims.get("frame_stride", 1) if target == "input" else 1))
+        self.stride = int(stride or in_dims.get(f"{target}_stride", 1))
         self.lstm = nn.LSTM(dim, lstm_units, batch_first=True, bidirectional=True) if lstm_units else None
         self.out = nn.Linear(2 * lstm_units if lstm_units else dim, self.stride * self.target_dim)
 

@@ -44,13 +44,51 @@ from sertool.errors import SertoolError
 
 
 @dataclass
+class InputConfig:
+    """Where one named model input comes from (an entry of ``data.inputs``).
+
+    Either a feature directory written by ``sertool features`` (``features``), normalised
+    (``cmvn``: ``train``, pooled over the fold's training speakers; ``global``; ``speaker``, each
+    speaker by its own statistics; ``none``; None: ``data.cmvn``) and then reshaped by an optional
+    ``transform`` (``{name: onehot, column: 3, classes: 257}``, see
+    :data:`sertool.train.inputs.TRANSFORMS`); or the audio itself (``audio: true``), mono, at
+    ``sample_rate`` (None: the encoder's rate).
+    """
+
+    features: str | None = None
+    audio: bool = False
+    sample_rate: int | None = None
+    cmvn: str | None = None
+    transform: dict[str, Any] | None = None
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time variation of the inputs; dev and test never see it.
+
+    ``stored``: the probability that a training utterance is replaced, in an epoch, by one of the
+    copies ``sertool features`` stored beside it (augmented ``pitch…``/``speed…``/``noise…``/
+    ``reverb…`` copies and random-resampling variants ``rr…``), drawn uniformly among the copies
+    whose tag starts with one of ``tags`` (None: all). ``random_resample``: an online random
+    resampling of feature inputs (``{segment: [19, 32], factor: [0.5, 1.5]}``, SpeechSplit's),
+    one warp shared by inputs the encoder needs aligned. Every draw is a function of
+    (``train.seed``, epoch, utterance), so a resumed run draws what an uninterrupted one does.
+    """
+
+    stored: float = 0.0
+    tags: list[str] | None = None
+    random_resample: dict[str, Any] | None = None
+
+
+@dataclass
 class SourceConfig:
     """One corpus of a multi-corpus training set (an entry of ``data.manifests``)."""
 
     path: str = ""  # its manifest.jsonl
     tasks: list[str] | None = None  # the tasks it trains (None: every task its labels allow)
     ratio: float = 1.0  # utterances drawn from it per epoch = ratio × its training utterances
-    features: str | None = None  # its feature directory (None: data.features)
+    features: str | None = None  # its feature directory for a one-input model (None: data.features)
+    inputs: dict[str, str] | None = None  # input name → its feature directory (None: data.inputs')
     folds: str | None = None  # its own folds.json, fold k paired with data.folds' fold k (None: data.folds)
     split: str | None = None  # a corpus outside the folds trains on this split only (None: all of it)
 
@@ -61,15 +99,20 @@ class DataConfig:
 
     A corpus whose utterances appear in its folds file trains, validates and tests by fold; a
     corpus outside it (an ASR corpus next to an emotion corpus) joins every fold's training set.
+    ``inputs`` names where each input of the encoder comes from; ``features: DIR`` is the
+    shorthand for a one-input model reading a feature directory, and an encoder that reads audio
+    needs neither.
     """
 
     manifests: list[str | SourceConfig] = field(default_factory=list)
     folds: str = ""
     features: str = ""
+    inputs: dict[str, InputConfig] = field(default_factory=dict)
     max_seconds: float | None = 7.5  # crop longer utterances (sa_cnn_blstm.txt §4.1, selective_mtl.txt)
     pad_to_max: bool = False  # zero-pad every input to max_seconds, the padding seen as input (selective_mtl.txt §4.1)
     train_fraction: float = 1.0  # keep this fraction of the combined training set (0.5: "half", selective_mtl.txt)
     cmvn: str = "train"  # train: pooled over the fold's training speakers; global; speaker; none
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     num_workers: int = 0
 
     def sources(self) -> list[SourceConfig]:
@@ -187,6 +230,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise SertoolError(f"config: {where} must be a list, got {value!r}")
         (item,) = typing.get_args(tp) or (Any,)
         return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SertoolError(f"config: {where} must be a mapping, got {value!r}")
+        _, item = typing.get_args(tp) or (Any, Any)
+        return {k: _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
     check = origin or tp
     if check is Any or (isinstance(check, type) and isinstance(value, check)):
         return value
@@ -222,6 +270,11 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError(f"config: data.train_fraction must be in (0, 1], got {cfg.data.train_fraction}")
     if cfg.data.pad_to_max and cfg.data.max_seconds is None:
         raise SertoolError("config: data.pad_to_max needs data.max_seconds")
+    for name, inp in cfg.data.inputs.items():
+        if bool(inp.features) == bool(inp.audio):
+            raise SertoolError(f"config: data.inputs.{name} needs either features: DIR or audio: true")
+    if not 0 <= cfg.data.augment.stored <= 1:
+        raise SertoolError(f"config: data.augment.stored must be in [0, 1], got {cfg.data.augment.stored}")
     return cfg
 
 

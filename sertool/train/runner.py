@@ -11,10 +11,10 @@ Layout (DESIGN.md)::
 
 Under ``torchrun`` every process runs :func:`train_experiment`; rank 0 alone writes files.
 
-Example:
-    >>> train_experiment(load_config("conf/sa_cnn_blstm.yaml"), Path("exp/sa_cnn_blstm"))
-    >>> evaluate_experiment(Path("exp/sa_cnn_blstm"))["mean"]["ua"]
-    0.71
+Example::
+
+    train_experiment(load_config("conf/sa_cnn_blstm.yaml"), Path("exp/sa_cnn_blstm"))
+    evaluate_experiment(Path("exp/sa_cnn_blstm"))["mean"]["ua"]     # 0.71
 """
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ from torch.utils.data import DataLoader
 
 from sertool.console import console
 from sertool.errors import SertoolError
+from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
 from sertool.evaluation.report import plot_confusion, summarise_folds
-from sertool.models import encoder_class
 from sertool.stage import StageMarker, atomic_write_json
+from sertool.train.bundle import Bundle
 from sertool.train.checkpoint import load_checkpoint
 from sertool.train.config import ExperimentConfig, build_config, save_config
 from sertool.train.data import Collator, UtteranceDataset
 from sertool.train.distributed import barrier, init_distributed, resolve_device, shutdown_distributed
-from sertool.train.sources import ExperimentData, load_experiment_data
-from sertool.train.trainer import (
-    FoldTrainer, aux_metrics, build_model, build_normaliser, labelled, main_scores, make_inputs, predict,
-)
+from sertool.train.sources import ExperimentData, load_experiment_data, resolve_inputs
+from sertool.train.trainer import FoldTrainer, labelled
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.device", "train.threads", "data.num_workers",
@@ -69,17 +68,17 @@ def _check_same_experiment(cfg: ExperimentConfig, exp_dir: Path) -> None:
                            "use another --exp-dir, or --force to start over")
 
 
-def input_kind(cfg: ExperimentConfig) -> str:
-    """``features`` or ``waveform``: what the configured encoder reads."""
-    return encoder_class(cfg.model.encoder).input_kind
-
-
 def experiment_inputs(cfg: ExperimentConfig) -> list[Path]:
     """The files an experiment depends on (hashed into its ``.done`` marker)."""
     sources = cfg.data.sources()
     paths = [Path(s.path) for s in sources] + [Path(cfg.data.folds)] + [Path(s.folds) for s in sources if s.folds]
-    if input_kind(cfg) == "features":
-        paths += [Path(d) / "index.jsonl" for d in dict.fromkeys(s.features or cfg.data.features for s in sources)]
+    inputs = resolve_inputs(cfg)
+    for src in sources:
+        for name, inp in inputs.items():
+            if not inp.audio:
+                d = (src.inputs or {}).get(name) or (src.features if len(inputs) == 1 else None) or inp.features
+                if d:
+                    paths.append(Path(d) / "index.jsonl")
     return list(dict.fromkeys(paths))
 
 
@@ -115,7 +114,7 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
         save_config(cfg, exp_dir / "config.yaml")
     barrier(info)
 
-    data = load_experiment_data(cfg, input_kind(cfg))
+    data = load_experiment_data(cfg)
     unknown = set(folds or []) - {f.name for f in data.folds}
     if unknown:
         raise SertoolError(f"unknown fold(s) {', '.join(sorted(unknown))} "
@@ -141,26 +140,14 @@ def fold_dirs(exp_dir: Path) -> list[Path]:
     return dirs
 
 
-def load_bundle_model(bundle: dict[str, Any], device):
-    """Rebuild a bundle's model with its weights, in eval mode."""
-    cfg = build_config(bundle["config"])
-    model = build_model(cfg)
-    model.load_state_dict(bundle["model"])
-    return cfg, model.to(device).eval()
-
-
-def _score_fold(data: ExperimentData, fold_index: int, bundle: dict[str, Any], cfg: ExperimentConfig, model,
-                split: str, device) -> dict[str, Any]:
-    main = cfg.train.main_task
+def _score_fold(data: ExperimentData, fold_index: int, bundle: Bundle, split: str, device) -> dict[str, Any]:
+    model, main = bundle.model, bundle.main_task
     name = data.folds[fold_index].name
     items = labelled(data.items(fold_index, split), data.sources, model)
     if not labelled(items, data.sources, model, [main]):
         raise SertoolError(f"fold {name}: its {split} set has no utterance with a {main} label")
-    train_speakers = set(bundle["train_speakers"])
-    normalisers = {d: build_normaliser(cfg, cmvn, (train_speakers & set(cmvn.speakers)) or set(cmvn.speakers))
-                   for d, cmvn in data.cmvns.items()}
-    dataset = UtteranceDataset(items, data.sources, model.tasks, make_inputs(cfg, data, model, normalisers))
-    loader = DataLoader(dataset, batch_size=cfg.train.batch_size, collate_fn=Collator(model.tasks))
+    dataset = UtteranceDataset(items, data.sources, model.tasks, bundle.model_inputs(data.readers))
+    loader = DataLoader(dataset, batch_size=bundle.cfg.train.batch_size, collate_fn=Collator(model.tasks))
     pred = predict(model, loader, device)
     scores = main_scores(model, pred, main)
     scores["aux"] = aux_metrics(model, pred, [t for t in model.tasks if t != main])
@@ -168,16 +155,6 @@ def _score_fold(data: ExperimentData, fold_index: int, bundle: dict[str, Any], c
     if len(by_corpus) > 1:  # e.g. acted and spontaneous corpora tested together (selective_mtl.txt Tables 4, 5)
         scores["per_corpus"] = by_corpus
     return scores
-
-
-def per_corpus_scores(task, pred: dict[str, list]) -> dict[str, dict[str, float]]:
-    """WA and UA of a classification task's predictions (``ref``, ``hyp``, ``corpus`` lists) per corpus."""
-    out = {}
-    for c in sorted(set(pred["corpus"])):
-        pairs = [(r, h) for r, h, k in zip(pred["ref"], pred["hyp"], pred["corpus"]) if k == c]
-        s = task.report([r for r, _ in pairs], [h for _, h in pairs])
-        out[c] = {"n": s["n"], "wa": s["wa"], "ua": s["ua"]}
-    return out
 
 
 def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "test") -> dict[str, Any]:
@@ -189,19 +166,18 @@ def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "t
     exp_dir = Path(exp_dir)
     dirs = fold_dirs(exp_dir)
     cfg = build_config(yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")))
-    data = load_experiment_data(cfg, input_kind(cfg))
+    data = load_experiment_data(cfg)
     device = resolve_device(cfg.train.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     results: dict[str, Any] = {}
     for d in dirs:
         name = d.name.removeprefix("fold-")
-        best = load_checkpoint(d / "checkpoints" / "best.pt", device)
-        fold_cfg, model = load_bundle_model(best, device)
+        bundle = Bundle.load(d / "checkpoints" / "best.pt", device)
         if checkpoint == "last":
-            model.load_state_dict(load_checkpoint(d / "checkpoints" / "last.pt", device)["model"])
-        scores = _score_fold(data, data.fold_index(name), best, fold_cfg, model, split, device)
-        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": best["epoch"]})
+            bundle.model.load_state_dict(load_checkpoint(d / "checkpoints" / "last.pt", device)["model"])
+        scores = _score_fold(data, data.fold_index(name), bundle, split, device)
+        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": bundle.raw["epoch"]})
         atomic_write_json(d / "scores.json", scores)
         plot_confusion(scores["confusion"], scores["labels"], d / "confusion.png",
                        title=f"fold {name} ({split}): WA {100 * scores['wa']:.1f}%, UA {100 * scores['ua']:.1f}%")

@@ -7,11 +7,15 @@ validates and tests on the utterances that fold k lists; or *outside the folds* 
 next to an emotion corpus): all its utterances (of ``split``, if given) join every fold's
 training set, and none is ever tested. An utterance trains only the tasks its corpus allows.
 
-Example:
-    >>> data = load_experiment_data(cfg, input_kind="features")
-    >>> items = data.items(fold_index=0, part="train")
-    >>> items[0].utt.id, items[0].source, data.sources[items[0].source].tasks
-    ('iemocap/Ses02F_impro01_F000', 0, None)
+The inputs of the encoder are resolved here too (:func:`resolve_inputs`): each named input comes
+from a feature directory (per corpus, so corpora can have their own) or from the audio.
+
+Example::
+
+    data = load_experiment_data(cfg)
+    items = data.items(fold_index=0, part="train")
+    items[0].utt.id, items[0].source, data.sources[items[0].source].inputs
+    # ('iemocap/Ses02F_impro01_F000', 0, {'feats': 'feats/iemocap_logmel'})
 """
 
 from __future__ import annotations
@@ -26,19 +30,19 @@ import numpy as np
 from sertool.data.folds import Fold, read_folds
 from sertool.data.manifest import Utterance, read_manifest, validate_manifest
 from sertool.errors import SertoolError
-from sertool.train.config import ExperimentConfig, SourceConfig
+from sertool.train.config import ExperimentConfig, InputConfig, SourceConfig
 
 PARTS = ("train", "dev", "test")
 
 
 @dataclass
 class Source:
-    """One corpus: its utterances, folds (None: outside the folds), feature directory and tasks."""
+    """One corpus: its utterances, folds (None: outside the folds), feature directories and tasks."""
 
     conf: SourceConfig
     utts: list[Utterance]
     folds: list[Fold] | None
-    features: str
+    inputs: dict[str, str]  # feature input name → this corpus's feature directory
 
     @property
     def tasks(self) -> list[str] | None:
@@ -58,12 +62,13 @@ class Item:
 
 @dataclass
 class ExperimentData:
-    """Everything an experiment reads: folds, corpora, feature readers and CMVN statistics."""
+    """Everything an experiment reads: folds, corpora, inputs, feature readers and CMVN statistics."""
 
     protocol: str
     folds: list[Fold]
     sources: list[Source]
-    readers: dict[str, Any]  # feature directory → FeatureReader (empty for waveform models)
+    inputs: dict[str, InputConfig]  # every input of the encoder, resolved
+    readers: dict[str, Any]  # feature directory → FeatureReader (empty for audio-only models)
     cmvns: dict[str, Any]  # feature directory → Cmvn
 
     def fold_index(self, name: str) -> int:
@@ -96,32 +101,75 @@ def _read_source_folds(src: SourceConfig, default: str, count: int, utts: list[U
     return folds
 
 
-def load_experiment_data(cfg: ExperimentConfig, input_kind: str = "features") -> ExperimentData:
-    """Read the manifests, folds and (for feature models) feature readers and CMVN of ``cfg``."""
+def resolve_inputs(cfg: ExperimentConfig) -> dict[str, InputConfig]:
+    """Where every input the encoder declares comes from: ``data.inputs``, else the shorthands.
+
+    A one-input encoder reading features takes ``data.features`` (or each corpus's ``features``);
+    an audio input with no entry reads the audio at the encoder's rate.
+    """
+    from sertool.models import encoder_class
+
+    declared = encoder_class(cfg.model.encoder).inputs
+    unknown = sorted(set(cfg.data.inputs) - set(declared))
+    if unknown:
+        raise SertoolError(f"config: data.inputs names {', '.join(unknown)}, but encoder {cfg.model.encoder!r} "
+                           f"reads {', '.join(declared)}")
+    out: dict[str, InputConfig] = {}
+    for name, kind in declared.items():
+        if name in cfg.data.inputs:
+            out[name] = cfg.data.inputs[name]
+        elif kind == "audio":
+            out[name] = InputConfig(audio=True)
+        elif len(declared) == 1:
+            out[name] = InputConfig(features=cfg.data.features or None)
+        else:
+            raise SertoolError(f"config: data.inputs.{name} is not set (encoder {cfg.model.encoder!r} reads "
+                               f"{', '.join(declared)})")
+    return out
+
+
+def _source_dirs(conf: SourceConfig, inputs: dict[str, InputConfig]) -> dict[str, str]:
+    """Feature input name → the corpus's directory: its own ``inputs``/``features``, else ``data.inputs``'."""
+    dirs = {}
+    for name, inp in inputs.items():
+        if inp.audio:
+            continue
+        own = (conf.inputs or {}).get(name) or (conf.features if len(inputs) == 1 else None)
+        d = own or inp.features
+        if not d:
+            raise SertoolError(f"config: no feature directory for input {name!r} of {conf.path} "
+                               "(set data.features or data.inputs)")
+        dirs[name] = d
+    return dirs
+
+
+def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
+    """Read the manifests, folds, and the feature readers and CMVN statistics of every feature input."""
+    inputs = resolve_inputs(cfg)
     protocol, folds = read_folds(cfg.data.folds)
     sources: list[Source] = []
     for conf in cfg.data.sources():
         utts = read_manifest(conf.path)
         src_folds = _read_source_folds(conf, cfg.data.folds, len(folds), utts, folds)
-        sources.append(Source(conf, utts, src_folds, conf.features or cfg.data.features))
+        sources.append(Source(conf, utts, src_folds, _source_dirs(conf, inputs)))
     if not any(s.folds is not None for s in sources):
         raise SertoolError(f"no corpus of data.manifests is in {cfg.data.folds}: nothing to validate or test on")
     validate_manifest([u for s in sources for u in s.utts])  # ids unique across corpora
     readers: dict[str, Any] = {}
     cmvns: dict[str, Any] = {}
-    if input_kind == "features":
-        from sertool.features.cmvn import Cmvn
-        from sertool.features.storage import FeatureReader
+    from sertool.features.cmvn import Cmvn
+    from sertool.features.storage import FeatureReader
 
-        for d in dict.fromkeys(s.features for s in sources):
-            if not d:
-                raise SertoolError("config: data.features is not set")
-            readers[d], cmvns[d] = FeatureReader(d), Cmvn.load(d)
-        specs = {d: feature_spec(d) for d in readers}
+    for name in inputs:
+        dirs = list(dict.fromkeys(s.inputs[name] for s in sources if name in s.inputs))
+        for d in dirs:
+            if d not in readers:
+                readers[d], cmvns[d] = FeatureReader(d), Cmvn.load(d)
+        specs = {d: feature_spec(d) for d in dirs}
         if len({str(v) for v in specs.values()}) > 1:
-            raise SertoolError("the corpora's feature directories hold different features: "
+            raise SertoolError(f"the corpora's feature directories for input {name!r} hold different features: "
                                + "; ".join(f"{d}: {v['name']}" for d, v in specs.items()))
-    return ExperimentData(protocol, folds, sources, readers, cmvns)
+    return ExperimentData(protocol, folds, sources, inputs, readers, cmvns)
 
 
 def feature_spec(features_dir: str | Path) -> dict[str, Any]:
@@ -141,8 +189,9 @@ def subsample(items: list[Item], fraction: float, seed: int, key: Callable[[Item
     """A fixed random ``fraction`` of ``items``, drawn within each group of ``key`` (corpus, class).
 
     Example:
-        >>> len(subsample(items, 0.5, seed=0, key=lambda it: it.source)) == round(len(items) / 2)
-        True
+        >>> items = [Item(utt=None, source=i % 2) for i in range(10)]
+        >>> sorted(it.source for it in subsample(items, 0.4, seed=0, key=lambda it: it.source))
+        [0, 0, 1, 1]
     """
     if fraction >= 1:
         return items

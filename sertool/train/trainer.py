@@ -32,12 +32,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from sertool.errors import SertoolError
+from sertool.evaluation.predict import aux_metrics, main_scores, predict, to_device
 from sertool.models.multitask import MultiTaskModel
 from sertool.tasks import build_weighting, task_class
 from sertool.tasks.classification import ClassificationTask
+from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
-from sertool.train.data import Collator, FeatureInput, Normaliser, UtteranceDataset, WaveformInput
+from sertool.train.data import Collator, UtteranceDataset
+from sertool.train.inputs import ModelInputs, fold_specs
 from sertool.train.distributed import (
     DistInfo, all_reduce_mean, all_reduce_sum, broadcast_object, gather_objects,
 )
@@ -45,7 +48,7 @@ from sertool.train.logs import TrainLog
 from sertool.train.sampling import EpochBatches
 from sertool.schedules import lr_factor
 from sertool.train.optim import OPTIMIZERS
-from sertool.train.sources import ExperimentData, Item, Source, feature_spec, subsample
+from sertool.train.sources import ExperimentData, Item, Source, subsample
 
 
 def seed_everything(seed: int) -> None:
@@ -63,38 +66,6 @@ def set_deterministic(on: bool) -> None:
     torch.use_deterministic_algorithms(on, warn_only=True)
 
 
-def build_model(cfg: ExperimentConfig) -> MultiTaskModel:
-    return MultiTaskModel.build(cfg.model.encoder, cfg.model.encoder_conf, cfg.tasks)
-
-
-def build_normaliser(cfg: ExperimentConfig, cmvn: Any, train_speakers: set[str]) -> Normaliser:
-    """Normalisation statistics that never look at test speakers (unless ``cmvn: global``)."""
-    mode = cfg.data.cmvn
-    if mode == "none":
-        return Normaliser.identity(cmvn.dims)
-    if mode == "train":
-        return Normaliser(*cmvn.pooled(sorted(train_speakers)))
-    if mode == "global":
-        return Normaliser(*cmvn.pooled(None))
-    if mode == "speaker":
-        per = {spk: cmvn.pooled([spk]) for spk in cmvn.speakers}
-        return Normaliser(*cmvn.pooled(sorted(train_speakers)), per_speaker=per)
-    raise SertoolError(f"config: data.cmvn must be train, global, speaker or none, got {mode!r}")
-
-
-def max_frames(cfg: ExperimentConfig, frame_shift: float) -> int | None:
-    return None if cfg.data.max_seconds is None else max(1, int(round(cfg.data.max_seconds / frame_shift)))
-
-
-def make_inputs(cfg: ExperimentConfig, data: ExperimentData, model: MultiTaskModel,
-                normalisers: dict[str, Normaliser]) -> FeatureInput | WaveformInput:
-    """How items become model inputs: feature shards, or audio for waveform encoders."""
-    if model.encoder.input_kind == "waveform":
-        return WaveformInput(model.encoder.sample_rate, cfg.data.max_seconds, cfg.data.pad_to_max)
-    shift = next(iter(data.readers.values())).frame_shift
-    return FeatureInput(data.readers, normalisers, max_frames(cfg, shift), cfg.data.pad_to_max)
-
-
 def labelled(items: list[Item], sources: list[Source], model: MultiTaskModel,
              tasks: list[str] | None = None) -> list[Item]:
     """The items that carry a label of at least one of ``tasks`` (all by default) their corpus allows."""
@@ -106,52 +77,6 @@ def labelled(items: list[Item], sources: list[Source], model: MultiTaskModel,
 def _float_tensors(pred: Any) -> list[torch.Tensor]:
     values = pred.values() if isinstance(pred, dict) else [pred]
     return [t for t in values if torch.is_floating_point(t)]
-
-
-@torch.no_grad()
-def predict(model: MultiTaskModel, loader: DataLoader, device: torch.device, amp: bool = False) -> dict[str, Any]:
-    """Run ``model`` over a loader: per task the references, hypotheses and corpora of the labelled
-    items, and each task's mean loss."""
-    model.eval()
-    out: dict[str, Any] = {name: {"ref": [], "hyp": [], "corpus": []} for name in model.tasks}
-    loss_sums = {name: 0.0 for name in model.tasks}
-    loss_counts = {name: 0 for name in model.tasks}
-    for batch in loader:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
-            preds = model(batch["inputs"].to(device), batch["lengths"].to(device))
-        for name, task in model.tasks.items():
-            labels = {k: v.to(device) for k, v in batch["labels"][name].items()}
-            refs = task.references(labels)
-            n = sum(r is not None for r in refs)
-            if not n:
-                continue
-            loss = task.loss(preds[name], labels)
-            if loss is not None:
-                loss_sums[name] += float(loss) * n
-                loss_counts[name] += n
-            for r, h, c in zip(refs, task.decode(preds[name]), batch["corpora"]):
-                if r is not None:
-                    out[name]["ref"].append(r)
-                    out[name]["hyp"].append(h)
-                    out[name]["corpus"].append(c)
-    out["_loss"] = {k: loss_sums[k] / loss_counts[k] for k in loss_sums if loss_counts[k]}
-    return out
-
-
-def main_scores(model: MultiTaskModel, predictions: dict[str, Any], task: str) -> dict[str, Any] | None:
-    """WA, UA, per-class recall and confusion of the main (classification) task."""
-    p = predictions[task]
-    return model.tasks[task].report(p["ref"], p["hyp"]) if p["ref"] else None
-
-
-def aux_metrics(model: MultiTaskModel, predictions: dict[str, Any], tasks: list[str]) -> dict[str, float]:
-    """``<task>_<metric>`` of ``tasks``: accuracy, CCC and MSE, PER / CER, reconstruction MSE."""
-    out: dict[str, float] = {}
-    for name in tasks:
-        p = predictions[name]
-        if p["ref"]:
-            out.update({f"{name}_{k}": v for k, v in model.tasks[name].metrics(p["ref"], p["hyp"]).items()})
-    return out
 
 
 class FoldTrainer:
@@ -180,13 +105,12 @@ class FoldTrainer:
             raise SertoolError(f"config: train.main_task {self.cfg.train.main_task!r} must be a classification "
                                "task (scored by UA)")
         self.train_items, self.dev_items = self._select_items(train_items, data.items(fold_index, "dev"), fold_index)
-        # (a feature directory without training utterances, a corner case, is normalised over all its speakers)
-        self.normalisers = {d: build_normaliser(self.cfg, cmvn, self._train_speakers(d) or set(cmvn.speakers))
-                            for d, cmvn in data.cmvns.items()}
-        inputs = make_inputs(self.cfg, data, self.net, self.normalisers)
+        self.specs = fold_specs(self.cfg, data, self.net.encoder, self.train_items)
+        inputs = ModelInputs(self.specs, data.readers, self.net.encoder.aligned_inputs)
         self.collate = Collator(self.net.tasks)
-        self.train_set = UtteranceDataset(self.train_items, data.sources, self.net.tasks, inputs)
-        self.dev_set = UtteranceDataset(self.dev_items, data.sources, self.net.tasks, inputs)
+        self.train_set = UtteranceDataset(self.train_items, data.sources, self.net.tasks, inputs,
+                                          augment=cfg.data.augment, seed=cfg.train.seed)
+        self.dev_set = UtteranceDataset(self.dev_items, data.sources, self.net.tasks, inputs)  # never augmented
         sizes = [sum(it.source == s for it in self.train_items) for s in range(len(data.sources))]
         self.sampler = EpochBatches(sizes, [s.conf.ratio for s in data.sources], cfg.train.batch_size, cfg.train.seed,
                                     dist_info.rank, dist_info.world_size)
@@ -233,9 +157,6 @@ class FoldTrainer:
         if not labelled(train, sources, self.net, [main]):
             raise SertoolError(f"fold {self.fold.name}: no training utterance carries a {main} label")
         return train, labelled(dev, sources, self.net, [main])
-
-    def _train_speakers(self, features: str) -> set[str]:
-        return {it.utt.speaker for it in self.train_items if self.data.sources[it.source].features == features}
 
     def _optimizer(self) -> torch.optim.Optimizer:
         o = self.cfg.optim
@@ -290,24 +211,8 @@ class FoldTrainer:
 
     def bundle(self, dev_ua: float) -> dict[str, Any]:
         """The self-contained model bundle saved as ``best.pt``."""
-        feats = self.cfg.data.sources()[0].features or self.cfg.data.features
-        waveform = self.net.encoder.input_kind == "waveform"
-        norm = None if waveform else self.normalisers[feats]
-        return {
-            "model": self.net.state_dict(),
-            "config": self.cfg.to_dict(),
-            "input_kind": self.net.encoder.input_kind,
-            "features": None if waveform else feature_spec(feats),
-            "normaliser": None if norm is None else {
-                "mean": torch.from_numpy(np.asarray(norm.mean, np.float32)),
-                "std": torch.from_numpy(np.asarray(norm.std, np.float32))},
-            "tasks": {name: {"type": self.cfg.tasks[name].get("type", name), **task.describe()}
-                      for name, task in self.net.tasks.items()},
-            "train_speakers": sorted({it.utt.speaker for it in self.train_items}),
-            "fold": self.fold.name,
-            "epoch": self.epoch,
-            "dev_ua": dev_ua,
-        }
+        return make_bundle(self.net, self.cfg, self.specs, sorted({it.utt.speaker for it in self.train_items}),
+                           self.fold.name, self.epoch, dev_ua)
 
     # -- loops -----------------------------------------------------------------------------
     def _loader(self, dataset: UtteranceDataset, batches: list[list[int]] | None = None) -> DataLoader:
@@ -326,7 +231,7 @@ class FoldTrainer:
         self.weighting.set_progress(self.epoch + self.step / self.steps_per_epoch)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            preds = self.model(batch["inputs"].to(self.device), batch["lengths"].to(self.device))
+            preds = self.model(**to_device(batch["inputs"], self.device))
         losses: dict[str, torch.Tensor] = {}
         for name, task in self.net.tasks.items():
             loss = task.loss(preds[name], {k: v.to(self.device) for k, v in batch["labels"][name].items()})
@@ -382,6 +287,7 @@ class FoldTrainer:
         every = self.cfg.train.checkpoint_every_steps
         if self.step == 0:
             self.sums = {"lr": self.optimizer.param_groups[0]["lr"]}
+        self.train_set.set_epoch(self.epoch)  # the epoch's stored copies and warps (a function of seed and epoch)
         for batch in self._loader(self.train_set, self.sampler.batches(self.epoch, start=self.step)):
             self._train_step(batch)
             self.step += 1
@@ -446,7 +352,7 @@ class FoldTrainer:
                 if improved:
                     self.best = {"epoch": self.epoch, "ua": dev_ua if self.dev_items else -1.0}
                     if self.dist.is_main:
-                        save_checkpoint(self.ckpt_dir / "best.pt", self.bundle(dev_ua))
+                        save_bundle(self.ckpt_dir / "best.pt", self.bundle(dev_ua))
                 self.stopped_early = bool(patience is not None and self.dev_items
                                           and self.epoch - self.best["epoch"] >= patience)
                 self._save_last()

@@ -32,7 +32,7 @@ def test_registry_holds_the_papers_encoders():
 ])
 def test_every_encoder_feeds_every_kind_of_head(encoder, conf, stride):
     model = MultiTaskModel.build(encoder, conf, TASKS)
-    preds = model(torch.randn(2, 30, 12), torch.tensor([30, 21]))
+    preds = model(feats=torch.randn(2, 30, 12), feats_lengths=torch.tensor([30, 21]))
     assert preds["emotion"].shape == (2, 9) and preds["gender"].shape == (2, 2) and preds["intensity"].shape == (2,)
     assert preds["phones"]["log_probs"].shape[-1] == 86
     assert model.tasks["recon"].stride == stride and preds["recon"]["pred"].shape[-1] == 12

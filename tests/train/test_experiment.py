@@ -14,10 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --im
 from train_fixtures import invoke, tiny_config, write_config  # noqa: E402
 
 from sertool.cli.main import app  # noqa: E402
-from sertool.tasks import build_task  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402
-from sertool.train.runner import per_corpus_scores  # noqa: E402
 from sertool.train.sources import load_experiment_data  # noqa: E402
 from sertool.train.trainer import FoldTrainer  # noqa: E402
 
@@ -85,14 +83,6 @@ def test_tensorboard_events_when_the_package_is_installed(corpus, tmp_path):
     conf = write_config(tmp_path / "c.yaml", tiny_config(corpus, train={"tensorboard": True}))
     invoke("train", conf, "--exp-dir", tmp_path / "exp", "--fold", "1")
     assert list((tmp_path / "exp" / "fold-1" / "tensorboard").glob("events.out.tfevents.*"))
-
-
-def test_scores_per_corpus_when_several_are_tested():
-    task = build_task("emotion", "emotion", {"pooled": 4}, {})
-    pred = {"ref": [0, 1, 0, 1], "hyp": [0, 1, 1, 1], "corpus": ["iemocap", "iemocap", "callcenter", "callcenter"]}
-    scores = per_corpus_scores(task, pred)
-    assert scores["iemocap"] == {"n": 2, "wa": 1.0, "ua": 1.0}
-    assert scores["callcenter"] == {"n": 2, "wa": 0.5, "ua": 0.5}
 
 
 def test_early_stopping_after_patience_epochs_without_improvement(corpus, tmp_path):

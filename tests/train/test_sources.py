@@ -15,7 +15,8 @@ from sertool.data.folds import Fold, write_folds  # noqa: E402
 from sertool.errors import SertoolError  # noqa: E402
 from sertool.models.multitask import MultiTaskModel  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
-from sertool.train.data import UtteranceDataset, WaveformInput  # noqa: E402
+from sertool.train.data import UtteranceDataset  # noqa: E402
+from sertool.train.inputs import ModelInputs  # noqa: E402
 from sertool.train.sources import load_experiment_data, subsample  # noqa: E402
 
 TASKS = {"emotion": {"type": "emotion"}, "gender": {"type": "gender"},
@@ -39,10 +40,10 @@ def test_a_corpus_outside_the_folds_trains_in_every_fold_and_only_its_tasks(corp
         assert all(it.source == 0 for it in data.items(k, "dev") + data.items(k, "test"))
     model = MultiTaskModel.build("sa_cnn_blstm", {"input_dim": 384}, TASKS)
     zh = [it for it in data.items(0, "train") if it.source == 1]
-    ds = UtteranceDataset(zh, data.sources, model.tasks, WaveformInput(16000))
+    ds = UtteranceDataset(zh, data.sources, model.tasks, ModelInputs({}, {}))
     assert all(lab["emotion"] is None and lab["phones_zh"] and lab["gender"] is not None for lab in ds.labels)
     en = [it for it in data.items(0, "train") if it.source == 0]
-    ds = UtteranceDataset(en, data.sources, model.tasks, WaveformInput(16000))
+    ds = UtteranceDataset(en, data.sources, model.tasks, ModelInputs({}, {}))
     assert all(lab["emotion"] is not None and lab["phones_zh"] is None for lab in ds.labels)  # English: no pinyin
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sertool.train.data import fit_length
+from sertool.train.inputs import fit_length
 
 
 def test_crop_pad_and_passthrough():
