@@ -49,6 +49,20 @@ SENTENCES = {
 EMOTION_CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": None}
 _NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+ACTORS = range(1001, 1092)  # the 91 actors of the release
+
+
+def is_release_name(stem: str) -> bool:
+    """Whether ``stem`` is a file name of the release (``1001_DFA_ANG_XX``): a known actor, sentence,
+    emotion and level, nothing else. Names a server lists are checked with it before becoming paths.
+
+    Example:
+        >>> is_release_name("1001_DFA_ANG_XX"), is_release_name("../../1001_DFA_ANG_XX")
+        (True, False)
+    """
+    m = _NAME.fullmatch(stem) if stem.isascii() else None  # ASCII: \d also matches other scripts' digits
+    return (m is not None and int(m.group(1)) in ACTORS and m.group(2) in SENTENCES
+            and m.group(3) in EMOTION_CODES and m.group(4) in LEVELS)
 
 
 def read_demographics(path: Path) -> dict[str, str]:
