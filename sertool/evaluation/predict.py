@@ -3,7 +3,9 @@
 :func:`predict` collects, per task, the references, hypotheses and corpora of the labelled
 items of a loader, and each task's mean loss; :func:`main_scores`, :func:`aux_metrics` and
 :func:`per_corpus_scores` turn those into the figures validation, ``sertool eval`` and the
-score files report. Nothing here knows how the batches were made.
+score files report. Nothing here knows how the batches were made; ``model`` is any module with
+task heads in ``model.tasks`` (a :class:`~sertool.models.multitask.MultiTaskModel`), so this
+package stays below the models.
 
 Example::
 
@@ -17,8 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from sertool.models.multitask import MultiTaskModel
+from torch import nn
 
 
 def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -26,7 +27,7 @@ def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 @torch.no_grad()
-def predict(model: MultiTaskModel, loader: Any, device: torch.device, amp: bool = False) -> dict[str, Any]:
+def predict(model: nn.Module, loader: Any, device: torch.device, amp: bool = False) -> dict[str, Any]:
     """Run ``model`` over a loader: per task the references, hypotheses and corpora of the labelled
     items, and each task's mean loss (``_loss``)."""
     model.eval()
@@ -55,13 +56,13 @@ def predict(model: MultiTaskModel, loader: Any, device: torch.device, amp: bool 
     return out
 
 
-def main_scores(model: MultiTaskModel, predictions: dict[str, Any], task: str) -> dict[str, Any] | None:
+def main_scores(model: nn.Module, predictions: dict[str, Any], task: str) -> dict[str, Any] | None:
     """WA, UA, per-class recall and confusion of the main (classification) task."""
     p = predictions[task]
     return model.tasks[task].report(p["ref"], p["hyp"]) if p["ref"] else None
 
 
-def aux_metrics(model: MultiTaskModel, predictions: dict[str, Any], tasks: list[str]) -> dict[str, float]:
+def aux_metrics(model: nn.Module, predictions: dict[str, Any], tasks: list[str]) -> dict[str, float]:
     """``<task>_<metric>`` of ``tasks``: accuracy, CCC and MSE, PER / CER, reconstruction MSE."""
     out: dict[str, float] = {}
     for name in tasks:
