@@ -1,21 +1,20 @@
 """``sertool prep <corpus> ...``: corpus → manifest.jsonl, folds.json, token inventories.
 
-One sub-command per corpus; each wraps ``sertool.corpora.<corpus>.prepare_<corpus>`` and
-shares the stage logic of :func:`run_prep` (``.done`` marker, ``--force``, summary table).
+One sub-command per corpus of :data:`sertool.corpora.registry.CORPORA`, each a thin wrapper over
+:func:`sertool.corpora.prepare.prepare_corpus` (``.done`` marker, ``--force``, download, summary);
+the defaults of ``--protocol`` and ``--folds`` are the corpus's registered ones.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from sertool.cli.common import Force, Jobs, OutDir, Seed, command, console
-from sertool.corpora.common import PrepReport
-from sertool.stage import StageMarker
+from sertool.cli.common import Force, Jobs, OutDir, Seed, command
+from sertool.corpora.prepare import prepare_corpus, split_list
+from sertool.corpora.registry import corpus_spec
 
 app = typer.Typer(help="Prepare a corpus: manifest, folds and token inventories.", no_args_is_help=True)
 
@@ -29,48 +28,6 @@ Protocol = Annotated[
     ),
 ]
 NumFolds = Annotated[int, typer.Option("--folds", "-k", min=2, help="k for the k-fold protocols.")]
-# Above this many speakers the printed summary points at summary.json instead of listing them.
-MAX_LISTED_SPEAKERS = 40
-
-
-def print_report(report: PrepReport) -> None:
-    """Print a prep summary: counts, skipped reasons, classes, speakers, folds and leakage."""
-    console.print(f"[bold]{report.corpus}[/bold]: kept {report.kept} utterances → {report.out_dir}")
-    for reason, n in sorted(report.skipped.items()):
-        console.print(f"  skipped {n}: {reason}")
-    if report.oov_words:
-        console.print(f"  out-of-vocabulary words left out of phones: {report.oov_words} "
-                      f"(e.g. {', '.join(report.oov_examples[:5])})")
-    console.print("  classes: " + ", ".join(f"{k} {v}" for k, v in report.classes.items()))
-    console.print(f"  speakers: {len(report.speakers)} "
-                  f"({min(report.speakers.values())}–{max(report.speakers.values())} utterances each)")
-    if len(report.speakers) <= MAX_LISTED_SPEAKERS:
-        console.print("  per speaker: " + ", ".join(f"{k.split('/', 1)[-1]} {v}" for k, v in report.speakers.items()))
-    else:
-        console.print(f"  per-speaker counts: {Path(report.out_dir) / 'summary.json'}")
-    table = Table(title=f"folds ({report.protocol})")
-    for col in ("fold", "train", "dev", "test", "speakers in train and test"):
-        table.add_column(col)
-    for f in report.folds:
-        leak = ", ".join(f["leaking_speakers"][:3]) + (" …" if len(f["leaking_speakers"]) > 3 else "")
-        table.add_row(f["name"], str(f["train"]), str(f["dev"]), str(f["test"]), leak or "none")
-    console.print(table)
-    for w in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
-
-
-def run_prep(out_dir: Path, settings: dict[str, Any], prepare: Callable[[], PrepReport], force: bool,
-             inputs_fingerprint: str = "") -> PrepReport:
-    """Run ``prepare`` unless ``out_dir`` already holds its output for the same settings."""
-    marker = StageMarker(out_dir, {**settings, "fingerprint": inputs_fingerprint})
-    if marker.is_done() and not force:
-        console.print(f"prep: {out_dir} is up to date (use --force to redo)")
-        return PrepReport.load(out_dir)
-    marker.clear()
-    report = prepare()
-    marker.mark_done(kept=report.kept)
-    print_report(report)
-    return report
 
 
 @app.command("synthetic")
@@ -81,25 +38,16 @@ def synthetic(
     per_class: Annotated[int, typer.Option(help="Utterances per emotion per speaker.", min=1)] = 30,
     languages: Annotated[str, typer.Option(help="Comma-separated: en, zh.")] = "en,zh",
     styles: Annotated[str, typer.Option(help="Comma-separated: studio, telephone.")] = "studio,telephone",
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 4,
+    protocol: Protocol = corpus_spec("synthetic").default_protocol,
+    folds: NumFolds = corpus_spec("synthetic").default_folds,
     seed: Seed = 0,
     jobs: Jobs = 2,
     force: Force = False,
 ) -> None:
     """Synthesise an emotional speech corpus with eSpeak NG (no download needed)."""
-    from sertool.corpora.synthetic import GENERATOR_VERSION, prepare_synthetic
-
-    langs = tuple(x.strip() for x in languages.split(",") if x.strip())
-    sty = tuple(x.strip() for x in styles.split(",") if x.strip())
-    settings = dict(corpus="synthetic", version=GENERATOR_VERSION, speakers=speakers, per_class=per_class, languages=langs, styles=sty,
-                    protocol=protocol, folds=folds, seed=seed)
-    run_prep(
-        out_dir, settings,
-        lambda: prepare_synthetic(out_dir, speakers=speakers, per_class=per_class, languages=langs, styles=sty,
-                                  protocol=protocol, k=folds, seed=seed, jobs=jobs),
-        force,
-    )
+    opts = dict(speakers=speakers, per_class=per_class, languages=tuple(split_list(languages)),
+                styles=tuple(split_list(styles)), protocol=protocol, k=folds, seed=seed)
+    prepare_corpus("synthetic", None, out_dir, force=force, jobs=jobs, **opts)
 
 
 # --- corpora on disk ---------------------------------------------------------------------------
@@ -114,64 +62,13 @@ ArchiveDir = Annotated[Optional[Path], typer.Option(
     "--archive-dir", help="Where --download keeps archives (default: CORPUS_DIR's parent).", file_okay=False)]
 
 
-def _prep_corpus(
-    corpus: str,
-    corpus_dir: Path,
-    out_dir: Path,
-    options: dict[str, Any],
-    force: bool,
-    jobs: int,
-    download: bool = False,
-    mirror: Optional[str] = None,
-    archive_dir: Optional[Path] = None,
-    subsets: Optional[list[str]] = None,
-) -> PrepReport:
-    """Download if asked, then run ``prepare_<corpus>`` under the stage marker.
-
-    ``sertool.corpora.<corpus>`` provides ``prepare_<corpus>``, ``PROTOCOLS`` (checked before any
-    work), ``LAYOUT`` (for the missing-directory message) and ``FINGERPRINT``: the patterns of the
-    files the preparer reads, whose paths, sizes and mtimes make the marker's inputs fingerprint,
-    so adding, replacing or deleting one redoes the stage.
-
-    Example:
-        >>> _prep_corpus("ravdess", Path("corpora/Audio_Speech_Actors_01-24"), Path("data/ravdess"),
-        ...              dict(protocol="speaker-kfold", k=5, seed=0, repeats=1), force=False, jobs=2)
-    """
-    import importlib
-
-    from sertool.corpora.scan import PREP_VERSION, check_protocol, require_dir
-    from sertool.stage import file_digest, tree_fingerprint
-
-    module = importlib.import_module(f"sertool.corpora.{corpus.replace('-', '_')}")
-    check_protocol(options["protocol"], module.PROTOCOLS, options.get("name", corpus))
-    if download:
-        from sertool.corpora.download import download_corpus
-
-        for note in download_corpus(corpus, corpus_dir, archive_dir=archive_dir, subsets=subsets, mirror=mirror):
-            console.print(f"[yellow]warning:[/yellow] {note}")
-    root = require_dir(corpus_dir, module.LAYOUT)
-    prepare = getattr(module, f"prepare_{corpus.replace('-', '_')}")
-    fingerprint = tree_fingerprint(root, module.FINGERPRINT)
-    if options.get("csv_path") is not None:  # a label CSV may live outside the corpus directory
-        csv_path = Path(options["csv_path"]).resolve()
-        if not csv_path.is_file():
-            from sertool.errors import SertoolError
-
-            raise SertoolError(f"label CSV not found: {csv_path}")
-        options = {**options, "csv_path": csv_path}
-        fingerprint += file_digest(csv_path)
-    settings = {"corpus": corpus, "corpus_dir": str(root), "version": PREP_VERSION, **options}
-    return run_prep(out_dir, settings, lambda: prepare(root, out_dir, jobs=jobs, **options), force,
-                    inputs_fingerprint=fingerprint)
-
-
 @app.command("iemocap")
 @command
 def iemocap(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "leave-one-session-out",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("iemocap").default_protocol,
+    folds: NumFolds = corpus_spec("iemocap").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
@@ -180,7 +77,7 @@ def iemocap(
 ) -> None:
     """IEMOCAP_full_release: Session1..5, labels, V/A/D, transcripts (leave-one-session-out)."""
     opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("iemocap", corpus_dir, out_dir, opts, force, jobs, download)
+    prepare_corpus("iemocap", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
 @app.command("ravdess")
@@ -188,8 +85,8 @@ def iemocap(
 def ravdess(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("ravdess").default_protocol,
+    folds: NumFolds = corpus_spec("ravdess").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
@@ -200,7 +97,8 @@ def ravdess(
 ) -> None:
     """RAVDESS speech (Audio_Speech_Actors_01-24): 8 emotions, 2 intensities (speaker k-fold)."""
     opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("ravdess", corpus_dir, out_dir, opts, force, jobs, download, mirror, archive_dir)
+    prepare_corpus("ravdess", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
+                   archive_dir=archive_dir, **opts)
 
 
 @app.command("crema-d")
@@ -208,8 +106,8 @@ def ravdess(
 def crema_d(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("crema-d").default_protocol,
+    folds: NumFolds = corpus_spec("crema-d").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
@@ -219,7 +117,7 @@ def crema_d(
 ) -> None:
     """CREMA-D (the root holding AudioWAV/): 6 emotions, LO/MD/HI/XX levels (speaker k-fold)."""
     opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("crema-d", corpus_dir, out_dir, opts, force, jobs, download, mirror)
+    prepare_corpus("crema-d", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror, **opts)
 
 
 @app.command("casia")
@@ -227,8 +125,8 @@ def crema_d(
 def casia(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "leave-one-speaker-out",
-    folds: NumFolds = 4,
+    protocol: Protocol = corpus_spec("casia").default_protocol,
+    folds: NumFolds = corpus_spec("casia").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
@@ -238,7 +136,7 @@ def casia(
     """CASIA (<speaker>/<emotion>/<n>.wav): 6 emotions, no transcripts (leave-one-speaker-out;
     casia-10fold is SpeechEQ's ten-fold protocol)."""
     opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("casia", corpus_dir, out_dir, opts, force, jobs, download)
+    prepare_corpus("casia", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
 @app.command("esd")
@@ -246,8 +144,8 @@ def casia(
 def esd(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("esd").default_protocol,
+    folds: NumFolds = corpus_spec("esd").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
@@ -256,7 +154,7 @@ def esd(
 ) -> None:
     """ESD ('Emotion Speech Dataset'): 20 speakers, Mandarin + English, own split (speaker k-fold)."""
     opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("esd", corpus_dir, out_dir, opts, force, jobs, download)
+    prepare_corpus("esd", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
 @app.command("librispeech")
@@ -264,8 +162,8 @@ def esd(
 def librispeech(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("librispeech").default_protocol,
+    folds: NumFolds = corpus_spec("librispeech").default_folds,
     seed: Seed = 0,
     jobs: Jobs = 2,
     download: Download = False,
@@ -277,8 +175,8 @@ def librispeech(
 ) -> None:
     """LibriSpeech: every subset present, for the phoneme/character tasks (speaker k-fold)."""
     opts = dict(protocol=protocol, k=folds, seed=seed)
-    wanted = [s.strip() for s in subsets.split(",") if s.strip()]
-    _prep_corpus("librispeech", corpus_dir, out_dir, opts, force, jobs, download, mirror, archive_dir, wanted)
+    prepare_corpus("librispeech", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
+                   archive_dir=archive_dir, subsets=split_list(subsets), **opts)
 
 
 @app.command("aishell")
@@ -286,8 +184,8 @@ def librispeech(
 def aishell(
     corpus_dir: CorpusDir,
     out_dir: OutDir,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("aishell").default_protocol,
+    folds: NumFolds = corpus_spec("aishell").default_folds,
     seed: Seed = 0,
     jobs: Jobs = 2,
     download: Download = False,
@@ -297,7 +195,8 @@ def aishell(
 ) -> None:
     """AISHELL-1 (the root holding data_aishell/ and resource_aishell/), Mandarin phonemes (speaker k-fold)."""
     opts = dict(protocol=protocol, k=folds, seed=seed)
-    _prep_corpus("aishell", corpus_dir, out_dir, opts, force, jobs, download, mirror, archive_dir)
+    prepare_corpus("aishell", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
+                   archive_dir=archive_dir, **opts)
 
 
 @app.command("folder")
@@ -315,26 +214,16 @@ def folder(
     language: Annotated[str, typer.Option("--language", help="ISO 639-1 code for rows without one.")] = "en",
     rating_range: Annotated[Optional[str], typer.Option(
         "--rating-range", help="LOW,HIGH of numeric intensities, rescaled onto [1, 4] (e.g. 1,5).")] = None,
-    protocol: Protocol = "speaker-kfold",
-    folds: NumFolds = 5,
+    protocol: Protocol = corpus_spec("folder").default_protocol,
+    folds: NumFolds = corpus_spec("folder").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
     jobs: Jobs = 2,
     force: Force = False,
 ) -> None:
     """A corpus of one's own: audio under CORPUS_DIR described by a CSV (speaker k-fold)."""
-    from sertool.errors import SertoolError
+    from sertool.corpora.folder import default_name, parse_rating_range
 
-    rating: Optional[tuple[float, float]] = None
-    if rating_range is not None:
-        try:
-            low, high = (float(x) for x in rating_range.split(","))
-        except ValueError:
-            raise SertoolError(f"--rating-range must be LOW,HIGH, got {rating_range!r}") from None
-        if not low < high:
-            raise SertoolError(f"--rating-range needs LOW < HIGH, got {rating_range!r}")
-        rating = (low, high)
-    default_name = re.sub(r"[^a-z0-9._-]+", "-", corpus_dir.resolve().name.lower()).strip("-") or "custom"
-    opts = dict(csv_path=csv_path, name=name or default_name, style=style, language=language, rating_range=rating,
-                protocol=protocol, k=folds, seed=seed, repeats=repeats)
-    _prep_corpus("folder", corpus_dir, out_dir, opts, force, jobs)
+    opts = dict(csv_path=csv_path, name=name or default_name(corpus_dir), style=style, language=language,
+                rating_range=parse_rating_range(rating_range), protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    prepare_corpus("folder", corpus_dir, out_dir, force=force, jobs=jobs, **opts)

@@ -25,8 +25,10 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from sertool.corpora.common import PrepReport
+from sertool.corpora.registry import BUILT_IN as REGISTERED
 from sertool.corpora.scan import PrepLog, check_protocol, finish, probe_audio, read_lines, require_dir
 from sertool.data.folds import PROTOCOLS as ALL_PROTOCOLS
 from sertool.data.labels import canonical_emotion, eis_from_level, eis_from_rating, esc_of_label, unify
@@ -42,9 +44,53 @@ REQUIRED = ("path", "emotion")
 OPTIONAL = ("intensity", "speaker", "gender", "text", "language", "session", "split")
 LEVELS = {"low": 3, "medium": 3, "high": 3, "normal": 2, "strong": 2}
 GENDERS = {"f": "F", "female": "F", "m": "M", "male": "M"}
-BUILT_IN = ("iemocap", "ravdess", "crema-d", "casia", "esd", "librispeech", "aishell", "synthetic")
+# A corpus of one's own may not take a built-in corpus's name: their ids and speakers would mix.
+BUILT_IN = tuple(name for name in REGISTERED if name != "folder")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 UNKNOWN_SPEAKER = "unknown"
+
+
+def parse_rating_range(text: str | None) -> tuple[float, float] | None:
+    """``(LOW, HIGH)`` of a ``--rating-range`` value ``"LOW,HIGH"``; None stays None.
+
+    Example:
+        >>> parse_rating_range("1,5"), parse_rating_range(None)
+        ((1.0, 5.0), None)
+    """
+    if text is None:
+        return None
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise SertoolError(f"--rating-range must be LOW,HIGH, got {text!r}") from None
+    if not low < high:
+        raise SertoolError(f"--rating-range needs LOW < HIGH, got {text!r}")
+    return low, high
+
+
+def default_name(corpus_dir: str | Path) -> str:
+    """The corpus name a directory gives by default: its name, lower-cased, other characters as '-'.
+
+    Example:
+        >>> default_name("/data/SEQD v2"), default_name("/data/語料")
+        ('seqd-v2', 'custom')
+    """
+    return re.sub(r"[^a-z0-9._-]+", "-", Path(corpus_dir).resolve().name.lower()).strip("-") or "custom"
+
+
+def resolve_inputs(options: dict[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+    """``options`` with ``csv_path`` made absolute, and the files outside the corpus directory read.
+
+    A label CSV may live outside the corpus directory, so its digest joins the ``.done`` marker's
+    fingerprint (:func:`~sertool.corpora.prepare.prepare_corpus` calls this). Without
+    ``csv_path`` the CSV is ``CORPUS_DIR/labels.csv``, already fingerprinted with the corpus.
+    """
+    if options.get("csv_path") is None:
+        return options, []
+    csv_path = Path(options["csv_path"]).resolve()
+    if not csv_path.is_file():
+        raise SertoolError(f"label CSV not found: {csv_path}")
+    return {**options, "csv_path": csv_path}, [csv_path]
 
 
 def parse_intensity(value: str, rating_range: tuple[float, float] | None) -> tuple[str | None, float | None]:

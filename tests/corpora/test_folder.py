@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sertool.corpora.folder import parse_intensity, prepare_folder
+from sertool.corpora.folder import (BUILT_IN, default_name, parse_intensity, parse_rating_range, prepare_folder,
+                                    resolve_inputs)
+from sertool.corpora.registry import CORPORA
 from sertool.errors import SertoolError
 
 SEQD_CSV = """\
@@ -106,6 +108,37 @@ def test_parse_intensity():
     assert parse_intensity("", None) == (None, None)
     with pytest.raises(SertoolError, match="unknown intensity"):
         parse_intensity("very", None)
+
+
+def test_parse_rating_range():
+    assert parse_rating_range("1,7") == (1.0, 7.0) and parse_rating_range(" 0 , 1.5") == (0.0, 1.5)
+    assert parse_rating_range(None) is None
+    with pytest.raises(SertoolError, match="must be LOW,HIGH, got '7'"):
+        parse_rating_range("7")
+    with pytest.raises(SertoolError, match="needs LOW < HIGH"):
+        parse_rating_range("5,1")
+
+
+def test_default_name(tmp_path):
+    assert default_name(tmp_path / "SEQD v2") == "seqd-v2"
+    assert default_name(tmp_path / "--Calls_2024.b--") == "calls_2024.b"
+    assert default_name(tmp_path / "語料") == "custom"
+
+
+def test_resolve_inputs(tmp_path, monkeypatch):
+    """A label CSV given apart from the corpus is made absolute and joins the fingerprint."""
+    options = {"protocol": "speaker-kfold", "csv_path": None}
+    assert resolve_inputs(options) == (options, [])
+    (tmp_path / "labels.csv").write_text("path,emotion\n")
+    monkeypatch.chdir(tmp_path)
+    resolved, inputs = resolve_inputs({**options, "csv_path": Path("labels.csv")})
+    assert resolved["csv_path"] == tmp_path / "labels.csv" and inputs == [tmp_path / "labels.csv"]
+    with pytest.raises(SertoolError, match="label CSV not found: .*none.csv"):
+        resolve_inputs({"csv_path": "none.csv"})
+
+
+def test_built_in_names_are_the_registered_corpora():
+    assert set(BUILT_IN) == set(CORPORA.names()) - {"folder"}
 
 
 def test_bad_input(tmp_path, write_wav):
