@@ -17,7 +17,7 @@ contract :func:`~sertool.corpora.prepare.prepare_corpus` relies on:
 
 A new corpus needs its own module and one :class:`CorpusSpec` in :data:`BUILT_IN_SPECS` (from
 outside sertool: ``register_corpus(CorpusSpec(...))``, or a ``"module:SPEC"`` name), plus its
-``sertool prep`` command in :mod:`sertool.cli.prep` (a test checks every corpus has one).
+``sertool prep`` command in the CLI (a test checks every corpus has one).
 
 Example::
 
