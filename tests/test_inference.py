@@ -20,8 +20,8 @@ from features_fixtures import make_corpus  # noqa: E402
 from sertool.data.folds import Fold, write_folds  # noqa: E402
 from sertool.data.manifest import read_manifest, write_manifest  # noqa: E402
 from sertool.inference import Predictor, find_bundle  # noqa: E402
-from sertool.models import ENCODERS, Encoder, register_encoder  # noqa: E402
 from sertool.layers.masking import lengths_to_mask  # noqa: E402
+from sertool.models import ENCODERS, Encoder, register_encoder  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.runner import evaluate_experiment, train_experiment  # noqa: E402
 

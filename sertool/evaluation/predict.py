@@ -32,8 +32,8 @@ def predict(model: nn.Module, loader: Any, device: torch.device, amp: bool = Fal
     items, and each task's mean loss (``_loss``)."""
     model.eval()
     out: dict[str, Any] = {name: {"ref": [], "hyp": [], "corpus": []} for name in model.tasks}
-    loss_sums = {name: 0.0 for name in model.tasks}
-    loss_counts = {name: 0 for name in model.tasks}
+    loss_sums = dict.fromkeys(model.tasks, 0.0)
+    loss_counts = dict.fromkeys(model.tasks, 0)
     for batch in loader:
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
             preds = model(**to_device(batch["inputs"], device))

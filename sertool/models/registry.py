@@ -32,7 +32,7 @@ A new encoder is a class in its own module, registered by name (or named in YAML
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch  # noqa: F401  (used by the doctest)
 from torch import nn

@@ -308,7 +308,8 @@ class ModelInputs:
         return out
 
     def __call__(self, utt: Utterance, dirs: Mapping[str, str], aug: str | None = None,
-                 warp: Mapping[str, Any] | None = None, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+                 warp: Mapping[str, Any] | None = None,
+                 rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
         """The model inputs of ``utt`` (its copy ``aug``), optionally randomly resampled (training)."""
         raw = self.raw(utt, dirs, aug)
         if warp is not None and rng is not None:
@@ -336,7 +337,8 @@ class ModelInputs:
         return out
 
 
-def fold_specs(cfg: ExperimentConfig, data: ExperimentData, encoder: Any, train_items: list[Item]) -> dict[str, InputSpec]:
+def fold_specs(cfg: ExperimentConfig, data: ExperimentData, encoder: Any,
+               train_items: list[Item]) -> dict[str, InputSpec]:
     """Every input's spec for one fold: normalisers fitted on that fold's training speakers only.
 
     Each input's size (after its transform) must be what the encoder was built for; the error

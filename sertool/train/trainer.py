@@ -24,8 +24,9 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,20 +35,24 @@ from torch.utils.data import DataLoader
 from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, predict, to_device
 from sertool.models.multitask import MultiTaskModel
+from sertool.schedules import lr_factor
 from sertool.tasks import build_weighting, task_class
 from sertool.tasks.classification import ClassificationTask
 from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
 from sertool.train.data import Collator, UtteranceDataset
-from sertool.train.inputs import ModelInputs, fold_specs
 from sertool.train.distributed import (
-    DistInfo, all_reduce_mean, all_reduce_sum, broadcast_object, gather_objects,
+    DistInfo,
+    all_reduce_mean,
+    all_reduce_sum,
+    broadcast_object,
+    gather_objects,
 )
+from sertool.train.inputs import ModelInputs, fold_specs
 from sertool.train.logs import TrainLog
-from sertool.train.sampling import EpochBatches
-from sertool.schedules import lr_factor
 from sertool.train.optim import OPTIMIZERS
+from sertool.train.sampling import EpochBatches
 from sertool.train.sources import ExperimentData, Item, Source, subsample
 
 

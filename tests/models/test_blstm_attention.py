@@ -7,7 +7,7 @@ from sertool.models import build_encoder
 
 def test_defaults_follow_table_2():
     enc = build_encoder("blstm_attention", {})
-    assert [l.hidden_size for l in enc.lstms] == [256, 256]  # d_LSTM
+    assert [lstm.hidden_size for lstm in enc.lstms] == [256, 256]  # d_LSTM
     assert enc.dropout.p == 0.2
     assert enc.attention.w_s1.out_features == 512 and enc.attention.w_s2.out_features == 8  # d_Att, n_Head
     assert [m.out_features for m in enc.fc if isinstance(m, torch.nn.Linear)] == [4096, 1024]  # FC1, FC2

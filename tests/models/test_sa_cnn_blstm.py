@@ -2,8 +2,8 @@
 
 import torch
 
-from sertool.models import build_encoder
 from sertool.layers.masking import lengths_to_mask, masked_softmax, replicate_last_frame
+from sertool.models import build_encoder
 
 
 def test_shapes_follow_table_1():

@@ -13,10 +13,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
 from train_fixtures import tiny_config  # noqa: E402
 
+from sertool.evaluation.predict import predict  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402
 from sertool.train.sources import load_experiment_data  # noqa: E402
-from sertool.evaluation.predict import predict  # noqa: E402
 from sertool.train.trainer import FoldTrainer  # noqa: E402
 
 ECAPA = {"encoder": "ecapa_tdnn", "encoder_conf": {"input_dim": 80, "channels": 16, "scale": 4, "se_bottleneck": 8,
