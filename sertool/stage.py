@@ -1,14 +1,17 @@
-"""Idempotent stages and atomic writes.
+"""Idempotent stages, one writer per output directory, and atomic writes.
 
 Every stage writes ``<out>/.done`` holding a hash of its inputs and settings. Rerunning a
 stage whose hash matches is skipped; ``force=True`` redoes it. Files are written under a
 temporary name in the same directory and renamed, so a killed stage never leaves a file
-that looks complete.
+that looks complete. While a stage writes ``<out>``, it holds :func:`output_lock` on it
+(:meth:`StageMarker.clear` takes it when the caller does not), so a second process
+writing the same directory is refused instead of interleaving its files.
 
 Example:
     >>> marker = StageMarker(out_dir, settings={"extractor": "fbank"}, inputs=[manifest])
     >>> if marker.is_done():
     ...     return
+    >>> marker.clear()  # also takes the output lock: a second writer is refused
     >>> ...  # do the work
     >>> marker.mark_done()
 """
@@ -16,14 +19,23 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shlex
+import sys
 import tempfile
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from sertool.errors import SertoolError
+
 DONE_NAME = ".done"
+LOCK_NAME = ".lock"
 
 
 def _read_umask() -> int:
@@ -55,13 +67,179 @@ def settings_digest(settings: Any, inputs: Iterable[str | Path] = ()) -> str:
     return h.hexdigest()
 
 
-class StageMarker:
-    """The ``.done`` marker of one stage's output directory."""
+class OutputBusyError(SertoolError):
+    """Another live process holds the output lock of the directory (see :func:`output_lock`)."""
 
-    def __init__(self, out_dir: str | Path, settings: Any, inputs: Iterable[str | Path] = (), name: str = DONE_NAME):
+
+@dataclass
+class _HeldLock:
+    fd: int
+    depth: int
+    owner: int  # the pid that took it: a forked worker inherits _HELD but not the ownership
+
+
+# Output locks this process holds, by resolved directory. flock conflicts between two open()s
+# of the same file even within one process, so nested takers must share the first one's fd.
+_HELD: dict[Path, _HeldLock] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _command_line() -> list[str]:
+    """This process's command line as a user typed it (``sertool ...``, not ``.../__main__.py``)."""
+    argv = list(sys.argv) or ["python"]
+    prog = Path(argv[0])
+    if prog.name == "__main__.py":
+        argv[0] = "sertool" if prog.parent.name == "sertool" else f"python -m {prog.parent.name}"
+    elif prog.name == "sertool":
+        argv[0] = "sertool"
+    return argv
+
+
+def _default_stage() -> str:
+    """The sub-command when run as ``sertool <stage> ...``; else the program's name."""
+    argv = _command_line()
+    return argv[1] if argv[0] == "sertool" and len(argv) > 1 else Path(argv[0]).name
+
+
+def _describe_holder(lock_path: Path) -> str:
+    """Who holds ``lock_path``, from the JSON its holder wrote, for the refusal message."""
+    # the holder writes its JSON right after flock returns: a reader can land in between
+    for _ in range(10):
+        try:
+            info = json.loads(lock_path.read_text(encoding="utf-8"))
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info["started"])))
+            return f"pid {int(info['pid'])} ({info['stage']} stage, started {started}: {info['command']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.02)
+    return "an unidentified process"
+
+
+def holds_output_lock(out_dir: str | Path) -> bool:
+    """Whether this process holds :func:`output_lock` on ``out_dir``."""
+    held = _HELD.get(Path(out_dir).resolve())
+    return held is not None and held.owner == os.getpid()
+
+
+def acquire_output_lock(out_dir: str | Path, stage: str | None = None) -> Path:
+    """Take the output lock of ``out_dir`` (created if missing); return the key for :func:`release_output_lock`.
+
+    Prefer :func:`output_lock`, which pairs the two calls. Raises :class:`OutputBusyError`
+    when another live process holds it.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = out_dir.resolve()
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None and held.owner == os.getpid():
+            held.depth += 1
+            return key
+        lock_path = key / LOCK_NAME
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputBusyError(f"{out_dir} is being written by another process: "
+                                      f"{_describe_holder(lock_path)}; wait for it to finish or stop it") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # A releasing holder unlinks the file before unlocking it: if that happened between
+            # our open and flock, we locked a file nobody else will open. Retry on the current one.
+            try:
+                current = os.stat(lock_path)
+            except FileNotFoundError:
+                current = None
+            mine = os.fstat(fd)
+            if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+                break
+            os.close(fd)
+        # A lock file left by a killed holder is simply overwritten: the kernel dropped its flock.
+        info = {"pid": os.getpid(), "stage": stage or _default_stage(), "started": time.time(),
+                "command": shlex.join(_command_line()).replace("\n", " ")}
+        os.ftruncate(fd, 0)
+        os.write(fd, (json.dumps(info) + "\n").encode())
+        _HELD[key] = _HeldLock(fd, 1, os.getpid())
+        return key
+
+
+def release_output_lock(key: Path) -> None:
+    """Undo one :func:`acquire_output_lock`; the last release removes the lock file and unlocks."""
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is None or held.owner != os.getpid():
+            return  # a forked child must not unlock its parent's lock (the flock is shared)
+        held.depth -= 1
+        if held.depth:
+            return
+        del _HELD[key]
+        # unlink before unlocking, so that whoever locks the old file next sees it is gone (above)
+        (key / LOCK_NAME).unlink(missing_ok=True)
+        fcntl.flock(held.fd, fcntl.LOCK_UN)  # forked workers share the descriptor: unlock for them too
+        os.close(held.fd)
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: str | Path, stage: str | None = None) -> Iterator[Path]:
+    """Hold ``out_dir``'s output lock for a block: one writing process per output directory.
+
+    ``out_dir`` is created if missing. While another live process holds the lock this raises
+    :class:`OutputBusyError` (a :class:`~sertool.errors.SertoolError`: one line, exit 1) naming
+    its pid, stage, start time and command line. The lock is ``fcntl.flock`` on
+    ``out_dir/.lock``, a hidden file holding that JSON: the kernel drops it when its holder
+    dies, even by SIGKILL, so a lock left behind by a killed run is taken over silently, with
+    no guessing from pids. The file is removed on release (normal exit or exception).
+
+    Nesting in one process is allowed and counted (only the outermost release unlocks);
+    forked workers inherit the lock and keep it held while they live. ``stage`` defaults to
+    the ``sertool`` sub-command being run. Yields the lock file's path.
+
+    Stages take it around everything that deletes or writes their output, before checking
+    their :class:`StageMarker`; the ``train`` stage, for instance, would do::
+
+        with output_lock(exp_dir, "train"):
+            marker = StageMarker(exp_dir, settings, inputs)
+            if marker.is_done() and not force:
+                return
+            marker.clear()
+            ...  # train every fold
+            marker.mark_done(folds=results)
+    """
+    key = acquire_output_lock(out_dir, stage)
+    try:
+        yield key / LOCK_NAME
+    finally:
+        release_output_lock(key)
+
+
+class StageMarker:
+    """The ``.done`` marker of one stage's output directory.
+
+    :meth:`clear` marks the start of the work: unless this process already holds
+    :func:`output_lock` on the directory, it takes it there and holds it until
+    :meth:`mark_done` (or until the marker is dropped, or the process ends), so stages that
+    only use a marker get one writer per output directory too.
+    """
+
+    def __init__(self, out_dir: str | Path, settings: Any, inputs: Iterable[str | Path] = (), name: str = DONE_NAME,
+                 stage: str | None = None):
+        self._lock: Path | None = None  # the output lock this marker took itself, if any
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / name
         self.digest = settings_digest(settings, list(inputs))
+        self.stage = stage
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # also runs at interpreter shutdown
+            self.release()
+
+    def release(self) -> None:
+        """Release the output lock :meth:`clear` took, if it took one (idempotent)."""
+        if self._lock is not None:
+            key, self._lock = self._lock, None
+            release_output_lock(key)
 
     def is_done(self) -> bool:
         """True when the stage finished before with the same inputs and settings."""
@@ -71,12 +249,18 @@ class StageMarker:
             return False
 
     def clear(self) -> None:
-        """Forget a previous completion (called before the work starts)."""
+        """Forget a previous completion (called before the work starts); takes the output lock.
+
+        Raises :class:`OutputBusyError` when another live process is writing the directory.
+        """
+        if self._lock is None and not holds_output_lock(self.out_dir):
+            self._lock = acquire_output_lock(self.out_dir, self.stage)
         self.path.unlink(missing_ok=True)
 
     def mark_done(self, **summary: Any) -> None:
-        """Record completion; ``summary`` is stored beside the digest for humans."""
+        """Record completion; ``summary`` is stored beside the digest for humans. Releases the lock."""
         atomic_write_text(self.path, json.dumps({"digest": self.digest, **summary}, indent=1))
+        self.release()
 
 
 @contextlib.contextmanager
@@ -119,7 +303,8 @@ def tree_fingerprint(root: str | Path, patterns: Iterable[str] = ("*",)) -> str:
     """
     root = Path(root)
     h = hashlib.sha256()
-    files = sorted({p for pat in patterns for p in root.rglob(pat) if p.is_file()})
+    # an output lock (present while a stage writes, or left by a killed one) is not content
+    files = sorted({p for pat in patterns for p in root.rglob(pat) if p.is_file() and p.name != LOCK_NAME})
     for p in files:
         st = p.stat()
         h.update(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

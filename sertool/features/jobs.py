@@ -5,7 +5,8 @@ feature directories to write it into; everything in it is plain picklable data, 
 worker rebuilds (and caches) extractors from their names and settings. ``extract`` jobs read
 each audio file once, resample it once per rate the targets need, make the augmented copies
 and write every target's matrices (first-pass matrices into ``.stage/`` for targets that need
-speaker statistics); ``finalize`` jobs turn staged matrices into final ones.
+speaker statistics); ``finalize`` jobs turn staged matrices into final ones. Workers die with
+the process that started them, even when it is killed by SIGKILL (:func:`die_with_parent`).
 
 Example:
     >>> job = ShardJob(0, [UttRef("ravdess/a", "/data/a.wav", "ravdess/01")], [target],
@@ -17,8 +18,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -203,12 +210,56 @@ def one_thread() -> Iterator[None]:
 _WORKER_THREADS: list[Any] = []
 
 
-def init_worker() -> None:
-    """Per worker process: one thread for torch, BLAS and OpenMP for the worker's lifetime.
+# <linux/prctl.h>: deliver a signal to this process when its parent dies
+PR_SET_PDEATHSIG = 1
+# how often the fallback watchdog (non-Linux) checks the parent
+PARENT_POLL_SECONDS = 0.5
 
-    Also what makes results identical for every ``--jobs``: BLAS sums in a different order
-    with another thread count, which changes the last bits of log-mel features.
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit the process as soon as it is reparented (its parent died); runs in a daemon thread."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this process die when ``parent_pid``, its parent, does, however that one ends.
+
+    A killed ``sertool features`` must not leave workers behind: an orphan would go on
+    writing shards into a directory whose output lock its parent no longer holds (the
+    workers even keep that lock held, through the descriptor they inherited). A parent
+    killed by SIGKILL cannot stop them itself, so on Linux the kernel sends SIGKILL to the
+    worker (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread polls ``os.getppid()``.
+
+    Example::
+
+        ProcessPoolExecutor(initializer=die_with_parent, initargs=(os.getpid(),))
     """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            ok = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            ok = False
+        if ok:
+            # The parent may have died before prctl ran: then nothing will signal us.
+            # Note the "parent" is the forking thread; the pool forks every worker at the
+            # first submit, from the thread calling run_jobs, which outlives the pool.
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            return
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def init_worker(parent_pid: int) -> None:
+    """Per worker process: die with the parent, and one thread for torch, BLAS and OpenMP.
+
+    The single thread is also what makes results identical for every ``--jobs``: BLAS sums
+    in a different order with another thread count, which changes the last bits of log-mel
+    features.
+    """
+    die_with_parent(parent_pid)
     limits = one_thread()
     limits.__enter__()
     _WORKER_THREADS.append(limits)  # keep it referenced: collecting it would restore the limits
@@ -243,7 +294,8 @@ def run_jobs(jobs: list[ShardJob], workers: int, description: str) -> list[Shard
     # thread, which is what makes torch safe to use after fork.
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     results = []
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=init_worker,
+                             initargs=(os.getpid(),)) as pool:
         futures: list[Future] = [pool.submit(run_job, j) for j in jobs]
         try:
             for fut in progress(as_completed(futures), description, total=len(futures)):

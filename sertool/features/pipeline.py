@@ -5,6 +5,9 @@ Layout: a single extractor writes its feature directory at ``OUT_DIR`` itself
 resamples each file once, computes every extractor, and writes one standard feature
 directory per extractor under ``OUT_DIR/<name>/`` (``feats/fbank/``, ``feats/pitch/``).
 
+One process writes a feature directory at a time: a run holds :func:`~sertool.stage.output_lock`
+on ``OUT_DIR`` and on every directory it writes, and a second run into any of them is refused.
+
 Utterances go to shards in fixed-size chunks (``shard_size``, default 100) in manifest order,
 so shard contents never depend on ``--jobs``; each shard is one job (one writer) for a worker
 process. Finished shards are skipped on rerun, so a killed run resumes where it stopped;
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,7 @@ from sertool.features.extractors import CONFIG_NAME, extractor_names, get_extrac
 from sertool.features.jobs import ShardJob, Target, UttRef, run_jobs, warm_up
 from sertool.features.random_resample import RandomResampleConfig
 from sertool.features.storage import merge_fragments, read_fragment, remove_stale, shard_done
-from sertool.stage import DONE_NAME, StageMarker, atomic_write_json, atomic_write_text
+from sertool.stage import DONE_NAME, StageMarker, atomic_write_json, atomic_write_text, output_lock
 
 FORMAT_VERSION = 1
 SPEAKER_F0_NAME = "speaker_f0.json"
@@ -185,7 +189,18 @@ def extract_features(manifests: list[Path], out_dir: Path, extractor: str, confi
         raise SertoolError("the manifests hold no utterances")
     targets = make_targets(names, Path(out_dir), settings, manifests)
     shards = shards_of(utts, settings.shard_size)
+    with ExitStack() as locks:
+        # before anything is deleted: another run into OUT_DIR, or into one of the extractor
+        # directories (``-e fbank`` into OUT_DIR/fbank beside ``-e fbank+pitch`` into OUT_DIR),
+        # would remove this run's temporary files and interleave shards
+        for d in dict.fromkeys([Path(out_dir), *(t.feats_dir for t in targets)]):
+            locks.enter_context(output_lock(d, "features"))
+        return _extract_locked(manifests, targets, shards, settings, jobs, force, start)
 
+
+def _extract_locked(manifests: list[Path], targets: list[Target], shards: list[list[UttRef]],
+                    settings: FeatureSettings, jobs: int, force: bool, start: float) -> Table:
+    """The body of :func:`extract_features`, run while holding the output locks."""
     done, todo = [], []
     for t in targets:
         marker = StageMarker(t.feats_dir, t.settings, manifests)
