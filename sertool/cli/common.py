@@ -26,6 +26,13 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed (recorded with th
 OutDir = Annotated[Path, typer.Argument(help="Output directory (created).", file_okay=False)]
 
 
+def os_error_line(e: OSError) -> str:
+    """One line for a file-system failure: what was refused, on which path, and why."""
+    what = e.strerror or type(e).__name__
+    paths = " → ".join(str(p) for p in (e.filename, e.filename2) if p)
+    return f"cannot write or read {paths}: {what}" if paths else f"file system error: {what}"
+
+
 def command(fn: F) -> F:
     """Wrap a command so a :class:`SertoolError` prints one line and exits 1.
 
@@ -40,6 +47,11 @@ def command(fn: F) -> F:
             if os.environ.get("SERTOOL_DEBUG") == "1":
                 raise
             typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as e:  # the file system refused (read-only, a file where a folder goes, /proc, full disk)
+            if os.environ.get("SERTOOL_DEBUG") == "1":
+                raise
+            typer.echo(f"error: {os_error_line(e)}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

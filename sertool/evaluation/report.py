@@ -49,7 +49,12 @@ def format_table(summary: dict[str, Any]) -> Table:
     """A rich table: one row per fold, then mean ± std; values in percent (CCC and MSE as they are)."""
     folds = summary["folds"]
     aux = sorted({k for s in folds.values() for k in s.get("aux", {})})
-    table = Table(title="evaluation (test sets, %)")
+    notes = []
+    if summary.get("complete") is False:
+        notes.append(f"PARTIAL: {len(summary.get('missing_folds', {}))} fold(s) not scored")
+    if summary.get("speaker_independent") is False:
+        notes.append(f"SPEAKER-DEPENDENT folds ({summary.get('protocol')})")
+    table = Table(title="evaluation (test sets, %)" + "".join(f"; {n}" for n in notes))
     for col in ("fold", "n", "WA", "UA", "macro-F1", *aux):
         table.add_column(col, justify="right")
     for name, s in folds.items():

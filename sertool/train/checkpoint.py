@@ -36,10 +36,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise SertoolError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise SertoolError(f"checkpoint {path} is empty (0 bytes)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # a truncated or foreign file: say which, not a pickle traceback
-        raise SertoolError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated, random bytes or a foreign pickle: say which, never advise unpickling it
+        text = str(e)
+        why = ("it holds objects other than tensors and plain data (not written by sertool; it is never unpickled)"
+               if "Weights only load failed" in text or "weights_only" in text
+               else "it is not a complete PyTorch checkpoint (truncated or not a checkpoint)")
+        raise SertoolError(f"cannot load checkpoint {path}: {why}") from None
+    if not isinstance(state, dict):
+        raise SertoolError(f"cannot load checkpoint {path}: it was not written by sertool")
+    return state
 
 
 def rng_state() -> dict[str, Any]:

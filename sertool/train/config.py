@@ -25,14 +25,16 @@ every task its utterances have labels for)::
         - {path: data/librispeech/manifest.jsonl, tasks: [phones, gender], ratio: 0.5,
            features: feats/librispeech/fbank, split: train}
 
-    >>> cfg = load_config("conf.yaml", parse_overrides(["optim.lr", "3e-4"]))
-    >>> cfg.optim.lr
-    0.0003
+    >>> raw = {"data": {"features": "feats/logmel"}, "tasks": {"emotion": {"type": "emotion"}}}
+    >>> cfg = build_config(raw, parse_overrides(["optim.lr", "3e-4", "train.epochs=5"]))
+    >>> cfg.optim.lr, cfg.train.epochs, cfg.model.encoder
+    (0.0003, 5, 'sa_cnn_blstm')
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,12 +272,42 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError(f"config: data.train_fraction must be in (0, 1], got {cfg.data.train_fraction}")
     if cfg.data.pad_to_max and cfg.data.max_seconds is None:
         raise SertoolError("config: data.pad_to_max needs data.max_seconds")
+    if cfg.train.epochs < 1:
+        raise SertoolError(f"config: train.epochs must be at least 1, got {cfg.train.epochs}")
+    if cfg.train.batch_size < 1:
+        raise SertoolError(f"config: train.batch_size must be at least 1, got {cfg.train.batch_size}")
+    if not math.isfinite(cfg.optim.lr) or cfg.optim.lr < 0:
+        raise SertoolError(f"config: optim.lr must be a finite number ≥ 0, got {cfg.optim.lr}")
     for name, inp in cfg.data.inputs.items():
         if bool(inp.features) == bool(inp.audio):
             raise SertoolError(f"config: data.inputs.{name} needs either features: DIR or audio: true")
     if not 0 <= cfg.data.augment.stored <= 1:
         raise SertoolError(f"config: data.augment.stored must be in [0, 1], got {cfg.data.augment.stored}")
     return cfg
+
+
+def with_absolute_paths(cfg: ExperimentConfig, base: str | Path | None = None) -> ExperimentConfig:
+    """``cfg`` with every data path made absolute against ``base`` (the working directory), so the
+    configuration saved beside an experiment works from any directory.
+
+    Example:
+        >>> cfg = build_config({"data": {"folds": "data/f.json", "manifests": ["m.jsonl"]},
+        ...                     "tasks": {"emotion": {}}})
+        >>> with_absolute_paths(cfg, "/work").data.folds
+        '/work/data/f.json'
+    """
+    root = Path(base) if base is not None else Path.cwd()
+
+    def a(p: str | None) -> str | None:
+        return str((root / p).absolute()) if p else p
+
+    d = cfg.data
+    sources = [dataclasses.replace(s, path=a(s.path), features=a(s.features), folds=a(s.folds),
+                                   inputs=None if s.inputs is None else {k: a(v) for k, v in s.inputs.items()})
+               for s in d.sources()]
+    inputs = {k: dataclasses.replace(v, features=a(v.features)) for k, v in d.inputs.items()}
+    data = dataclasses.replace(d, manifests=sources, folds=a(d.folds), features=a(d.features) or "", inputs=inputs)
+    return dataclasses.replace(cfg, data=data)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -54,7 +54,15 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise SertoolError(f"device {name!r} requested but CUDA is not available")
     if name == "cuda":
         return torch.device("cuda", local_rank)
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SertoolError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise SertoolError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise SertoolError(f"device {name!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    return device
 
 
 def init_distributed(device_name: str) -> DistInfo:

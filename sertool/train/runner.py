@@ -19,6 +19,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,14 +33,14 @@ from sertool.console import console
 from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
 from sertool.evaluation.report import plot_confusion, summarise_folds
-from sertool.stage import StageMarker, atomic_write_json
+from sertool.stage import StageMarker, atomic_write_json, output_lock
 from sertool.train.bundle import Bundle
 from sertool.train.checkpoint import load_checkpoint
-from sertool.train.config import ExperimentConfig, build_config, save_config
+from sertool.train.config import ExperimentConfig, build_config, save_config, with_absolute_paths
 from sertool.train.data import Collator, UtteranceDataset
 from sertool.train.distributed import barrier, init_distributed, resolve_device, shutdown_distributed
 from sertool.train.sources import ExperimentData, load_experiment_data, resolve_inputs
-from sertool.train.trainer import FoldTrainer, labelled
+from sertool.train.trainer import LAST_META, FoldTrainer, labelled
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.device", "train.threads", "data.num_workers",
@@ -84,10 +86,16 @@ def experiment_inputs(cfg: ExperimentConfig) -> list[Path]:
 
 def train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None = None,
                      force: bool = False) -> dict[str, Any]:
-    """Train the selected folds (all by default); rerunning resumes or skips finished folds."""
+    """Train the selected folds (all by default); rerunning resumes or skips finished folds.
+
+    Data paths are made absolute (against the working directory) before the configuration is
+    saved, so ``sertool eval EXP`` works from anywhere; one process at a time writes ``EXP``.
+    """
+    cfg = with_absolute_paths(cfg)
     info = init_distributed(cfg.train.device)
     try:
-        return _train_experiment(cfg, Path(exp_dir), folds, force, info)
+        with output_lock(exp_dir, "train") if info.is_main else contextlib.nullcontext():
+            return _train_experiment(cfg, Path(exp_dir), folds, force, info)
     finally:
         shutdown_distributed()
 
@@ -122,6 +130,10 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
     selected = [i for i, f in enumerate(data.folds) if not folds or f.name in folds]
     procs = f", {info.world_size} processes" if info.distributed else ""
     say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
+    if not data.speaker_independent:
+        shared = ", ".join(f"{k}: {v}" for k, v in data.leaking.items() if v)
+        say(f"train: speaker-dependent folds ({data.protocol}): speakers in both training and test ({shared}); "
+            "scores will be flagged")
     results = {}
     for i in selected:
         name = data.folds[i].name
@@ -131,13 +143,6 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
     if info.is_main:
         marker.mark_done(folds=results)
     return results
-
-
-def fold_dirs(exp_dir: Path) -> list[Path]:
-    dirs = sorted(d for d in Path(exp_dir).glob("fold-*") if (d / "checkpoints").is_dir())
-    if not dirs:
-        raise SertoolError(f"no trained folds in {exp_dir} (run `sertool train` first)")
-    return dirs
 
 
 def _score_fold(data: ExperimentData, fold_index: int, bundle: Bundle, split: str, device) -> dict[str, Any]:
@@ -157,32 +162,86 @@ def _score_fold(data: ExperimentData, fold_index: int, bundle: Bundle, split: st
     return scores
 
 
-def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "test") -> dict[str, Any]:
-    """Score each fold's checkpoint on its test (or dev) set; write scores.json files and plots."""
+def read_experiment_config(exp_dir: Path) -> ExperimentConfig:
+    path = Path(exp_dir) / "config.yaml"
+    if not path.is_file():
+        raise SertoolError(f"{exp_dir} is not an experiment directory (no config.yaml; run `sertool train` first)")
+    try:
+        return build_config(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as e:
+        raise SertoolError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+
+
+def fold_progress(fold_dir: Path) -> dict[str, Any] | None:
+    """``{"epoch", "epochs", "stopped_early"}`` of a fold's last checkpoint (None: never checkpointed)."""
+    ckpt = fold_dir / "checkpoints"
+    try:
+        return json.loads((ckpt / LAST_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    if not (ckpt / "last.pt").is_file():
+        return None
+    state = load_checkpoint(ckpt / "last.pt")  # written before last.json existed
+    return {"epoch": state["epoch"], "epochs": None, "stopped_early": state["stopped_early"]}
+
+
+def incomplete_folds(exp_dir: Path, cfg: ExperimentConfig, names: list[str]) -> dict[str, str]:
+    """Fold → why it cannot be scored as a finished fold (missing, or stopped before its last epoch)."""
+    out = {}
+    for name in names:
+        d = exp_dir / f"fold-{name}"
+        progress = fold_progress(d)
+        if not (d / "checkpoints" / "best.pt").is_file() or progress is None:
+            out[name] = "not trained"
+        elif progress["epoch"] < cfg.train.epochs and not progress["stopped_early"]:
+            out[name] = f"stopped after epoch {progress['epoch']} of {cfg.train.epochs}"
+    return out
+
+
+def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "test",
+                        partial: bool = False) -> dict[str, Any]:
+    """Score each fold's checkpoint on its test (or dev) set; write scores.json files and plots.
+
+    An experiment with a fold missing or stopped before its last epoch is refused unless
+    ``partial``: then the finished folds are scored and the summary says ``"complete": false``.
+    """
     if checkpoint not in ("best", "last"):
         raise SertoolError(f"--checkpoint must be best or last, got {checkpoint!r}")
     if split not in ("test", "dev"):
         raise SertoolError(f"--split must be test or dev, got {split!r}")
     exp_dir = Path(exp_dir)
-    dirs = fold_dirs(exp_dir)
-    cfg = build_config(yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")))
+    cfg = read_experiment_config(exp_dir)
     data = load_experiment_data(cfg)
+    names = [f.name for f in data.folds]
+    missing = incomplete_folds(exp_dir, cfg, names)
+    if missing and not partial:
+        listed = "; ".join(f"fold {k}: {v}" for k, v in list(missing.items())[:4])
+        raise SertoolError(f"{exp_dir} is incomplete ({len(missing)} of {len(names)} folds: {listed}); finish "
+                           "training (rerun `sertool train`), or score what exists with --partial")
+    if len(missing) == len(names):
+        raise SertoolError(f"no trained folds in {exp_dir} (run `sertool train` first)")
     device = resolve_device(cfg.train.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    flags = {"speaker_independent": data.speaker_independent, "protocol": data.protocol}
     results: dict[str, Any] = {}
-    for d in dirs:
-        name = d.name.removeprefix("fold-")
+    for name in names:
+        if name in missing:
+            continue
+        d = exp_dir / f"fold-{name}"
         bundle = Bundle.load(d / "checkpoints" / "best.pt", device)
         if checkpoint == "last":
             bundle.model.load_state_dict(load_checkpoint(d / "checkpoints" / "last.pt", device)["model"])
         scores = _score_fold(data, data.fold_index(name), bundle, split, device)
-        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": bundle.raw["epoch"]})
+        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": bundle.raw["epoch"],
+                       **flags, "leaking_speakers": data.leaking.get(name, 0)})
         atomic_write_json(d / "scores.json", scores)
         plot_confusion(scores["confusion"], scores["labels"], d / "confusion.png",
                        title=f"fold {name} ({split}): WA {100 * scores['wa']:.1f}%, UA {100 * scores['ua']:.1f}%")
         results[name] = scores
     summary = summarise_folds(results)
-    summary.update({"split": split, "checkpoint": checkpoint})
+    summary.update({"split": split, "checkpoint": checkpoint, "complete": not missing, **flags})
+    if missing:
+        summary["missing_folds"] = missing
     atomic_write_json(exp_dir / "scores.json", summary)
     return summary

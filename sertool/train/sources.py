@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sertool.data.folds import Fold, read_folds
+from sertool.data.folds import SPEAKER_INDEPENDENT_PROTOCOLS, Fold, leaking_speakers, read_folds
 from sertool.data.manifest import Utterance, read_manifest, validate_manifest
 from sertool.errors import SertoolError
 from sertool.train.config import ExperimentConfig, InputConfig, SourceConfig
@@ -71,6 +71,12 @@ class ExperimentData:
     inputs: dict[str, InputConfig]  # every input of the encoder, resolved
     readers: dict[str, Any]  # feature directory → FeatureReader (empty for audio-only models)
     cmvns: dict[str, Any]  # feature directory → Cmvn
+    leaking: dict[str, int] = field(default_factory=dict)  # fold → speakers in both training and test
+
+    @property
+    def speaker_independent(self) -> bool:
+        """No fold shares a speaker between its training side (train + dev) and its test set."""
+        return not any(self.leaking.values())
 
     def fold_index(self, name: str) -> int:
         for i, f in enumerate(self.folds):
@@ -156,6 +162,7 @@ def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
     if not any(s.folds is not None for s in sources):
         raise SertoolError(f"no corpus of data.manifests is in {cfg.data.folds}: nothing to validate or test on")
     validate_manifest([u for s in sources for u in s.utts])  # ids unique across corpora
+    leaking = check_folds(protocol, sources, cfg.data.folds)
     readers: dict[str, Any] = {}
     cmvns: dict[str, Any] = {}
     from sertool.features.cmvn import Cmvn
@@ -170,7 +177,42 @@ def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
         if len({str(v) for v in specs.values()}) > 1:
             raise SertoolError(f"the corpora's feature directories for input {name!r} hold different features: "
                                + "; ".join(f"{d}: {v['name']}" for d, v in specs.items()))
-    return ExperimentData(protocol, folds, sources, inputs, readers, cmvns)
+    return ExperimentData(protocol, folds, sources, inputs, readers, cmvns, leaking)
+
+
+def check_folds(protocol: str, sources: list[Source], where: str) -> dict[str, int]:
+    """Check every fold against the manifests before anything is trained or scored.
+
+    Ids the manifests do not hold and an utterance in both a fold's training side and its test
+    set are errors. A speaker on both sides is an error under a speaker-independent protocol
+    (:data:`~sertool.data.folds.SPEAKER_INDEPENDENT_PROTOCOLS`); under any other protocol (declared
+    speaker-dependent: stratified k-fold, a corpus's own split, hand-made folds) it is allowed,
+    counted here and flagged in the summary and every ``scores.json``.
+    """
+    utts = {u.id: u for s in sources for u in s.utts}
+    leaking: dict[str, int] = {}
+    seen: set[int] = set()
+    for src in sources:
+        if src.folds is None or id(src.folds) in seen:
+            continue
+        seen.add(id(src.folds))
+        for f in src.folds:
+            missing = [i for i in (*f.train, *f.dev, *f.test) if i not in utts]
+            if missing:
+                raise SertoolError(f"{src.conf.folds or where}: fold {f.name} lists {len(missing)} id(s) that no "
+                                   f"manifest of data.manifests holds (e.g. {missing[0]}); regenerate the folds "
+                                   "with `sertool prep` or add the manifest")
+            both = sorted(set(f.train + f.dev) & set(f.test))
+            if both:
+                raise SertoolError(f"fold {f.name}: {len(both)} utterance(s) in both training and test (e.g. "
+                                   f"{both[0]})")
+            speakers = leaking_speakers(f, (utts[i] for i in (*f.train, *f.dev, *f.test)))
+            if speakers and protocol in SPEAKER_INDEPENDENT_PROTOCOLS:
+                raise SertoolError(f"fold {f.name}: speaker(s) {', '.join(sorted(speakers)[:3])} in both training "
+                                   f"and test, but {protocol} folds must be speaker-independent; regenerate them "
+                                   "with `sertool prep`, or name the protocol as speaker-dependent")
+            leaking[f.name] = leaking.get(f.name, 0) + len(speakers)
+    return leaking
 
 
 def feature_spec(features_dir: str | Path) -> dict[str, Any]:

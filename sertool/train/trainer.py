@@ -38,6 +38,7 @@ from sertool.models.multitask import MultiTaskModel
 from sertool.schedules import lr_factor
 from sertool.tasks import build_weighting, task_class
 from sertool.tasks.classification import ClassificationTask
+from sertool.stage import atomic_write_json
 from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
@@ -54,6 +55,9 @@ from sertool.train.logs import TrainLog
 from sertool.train.optim import OPTIMIZERS
 from sertool.train.sampling import EpochBatches
 from sertool.train.sources import ExperimentData, Item, Source, subsample
+
+
+LAST_META = "last.json"
 
 
 def seed_everything(seed: int) -> None:
@@ -213,6 +217,9 @@ class FoldTrainer:
         state = self._state()
         if self.dist.is_main:
             save_checkpoint(self.ckpt_dir / "last.pt", state)
+            # what `sertool eval` checks (finished or not) without loading the weights
+            atomic_write_json(self.ckpt_dir / LAST_META, {"epoch": self.epoch, "epochs": self.cfg.train.epochs,
+                                                          "stopped_early": self.stopped_early})
 
     def bundle(self, dev_ua: float) -> dict[str, Any]:
         """The self-contained model bundle saved as ``best.pt``."""
