@@ -7,11 +7,11 @@ each audio file once, resample it once per rate the targets need, make the augme
 and write every target's matrices (first-pass matrices into ``.stage/`` for targets that need
 speaker statistics); ``finalize`` jobs turn staged matrices into final ones.
 
-Example:
-    >>> job = ShardJob(0, [UttRef("ravdess/a", "/data/a.wav", "ravdess/01")], [target],
-    ...                augment={"copies": 0}, random_resample={"copies": 0})
-    >>> run_jobs([job], workers=1, description="features")[0].audio_seconds
-    3.2
+Example::
+
+    job = ShardJob(0, [UttRef("ravdess/a", "/data/a.wav", "ravdess/01")], [target],
+                   augment={"copies": 0}, random_resample={"copies": 0})
+    run_jobs([job], workers=1, description="features")[0].audio_seconds   # 3.2
 """
 
 from __future__ import annotations
