@@ -268,8 +268,7 @@ def run(manifest: str, extractors: list[str], jobs: list[int], repeats: int) -> 
 
 def make_corpus(root: Path, minutes: float) -> Path:
     """A synthetic 16 kHz corpus (harmonic 'voiced' halves + noise pauses, 2–7 s clips, 10 speakers)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "features"))
-    from features_fixtures import make_corpus as generate
+    from sertool.testing.audio import make_corpus as generate
 
     num = max(1, int(minutes * 60 / 4.5))
     return generate(root, num_utts=num, speakers=10, seconds=(2.0, 7.0))

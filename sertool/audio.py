@@ -1,9 +1,20 @@
 """Reading audio: any format and channel count soundfile reads, down-mixed and resampled.
 
 Example:
-    >>> wave, sr = read_audio("clip.wav", sample_rate=16000)
-    >>> wave.dtype, wave.ndim, sr
-    (dtype('float32'), 1, 16000)
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     clip = Path(d) / "clip.wav"
+    ...     sf.write(str(clip), np.full((4410, 2), [0.5, -0.25], np.float32), 44100)   # 0.1 s stereo
+    ...     info = audio_info(clip)
+    ...     wave, sr = read_audio(clip, sample_rate=16000)
+    >>> info
+    (0.1, 44100)
+    >>> wave.dtype, wave.shape, sr, round(float(wave[800]), 3)      # down-mixed to mono, resampled
+    (dtype('float32'), (1600,), 16000, 0.125)
+    >>> read_audio("missing.wav")
+    Traceback (most recent call last):
+    ...
+    sertool.errors.SertoolError: audio file not found: missing.wav
 """
 
 from __future__ import annotations

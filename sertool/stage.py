@@ -7,13 +7,22 @@ that looks complete. While a stage writes ``<out>``, it holds :func:`output_lock
 (:meth:`StageMarker.clear` takes it when the caller does not), so a second process
 writing the same directory is refused instead of interleaving its files.
 
+A stage builds its marker first, returns at once when ``marker.is_done()``, otherwise calls
+``marker.clear()``, does the work and ends with ``marker.mark_done()``.
+
 Example:
-    >>> marker = StageMarker(out_dir, settings={"extractor": "fbank"}, inputs=[manifest])
-    >>> if marker.is_done():
-    ...     return
-    >>> marker.clear()  # also takes the output lock: a second writer is refused
-    >>> ...  # do the work
-    >>> marker.mark_done()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     manifest = Path(d) / "manifest.jsonl"
+    ...     _ = manifest.write_text('{"id": "x/1"}')
+    ...     marker = StageMarker(Path(d) / "feats", settings={"extractor": "fbank"}, inputs=[manifest])
+    ...     before = marker.is_done()
+    ...     marker.mark_done(utterances=1)                   # the work is done
+    ...     after = marker.is_done()
+    ...     other = StageMarker(Path(d) / "feats", settings={"extractor": "logmel"}, inputs=[manifest]).is_done()
+    ...     _ = manifest.write_text('{"id": "x/2"}')
+    ...     edited = StageMarker(Path(d) / "feats", settings={"extractor": "fbank"}, inputs=[manifest]).is_done()
+    >>> before, after, other, edited                     # new settings or inputs: the stage runs again
+    (False, True, False, False)
 """
 
 from __future__ import annotations
@@ -268,8 +277,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; rename it to ``path`` on success.
 
     Example:
-        >>> with atomic_path("out/feats-00000.h5") as tmp:
-        ...     write_shard(tmp)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     with atomic_path(Path(d) / "feats-00000.h5") as tmp:
+        ...         _ = tmp.write_bytes(b"shard")
+        ...         during = [p.name.startswith(".feats-00000.h5.") for p in Path(d).iterdir()]
+        ...     after = [p.name for p in Path(d).iterdir()]
+        >>> during, after                  # a hidden temporary file while writing, the real name after
+        ([True], ['feats-00000.h5'])
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

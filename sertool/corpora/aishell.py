@@ -11,10 +11,10 @@ The release transcribes utterances it ships no audio for and ships audio it has 
 for; both are reported (``transcript without audio``, ``audio without transcript``). Speaker
 archives left unextracted in ``data_aishell/wav`` (``S0002.tar.gz``) are reported too.
 
-Example:
-    >>> report = prepare_aishell("corpora/aishell", "data/aishell")
-    >>> sorted(report.skipped)
-    ['audio without transcript', 'transcript without audio']
+Example::
+
+    report = prepare_aishell("corpora/aishell", "data/aishell")
+    sorted(report.skipped)   # ['audio without transcript', 'transcript without audio']
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ Folds: leave-one-speaker-out (default, speaker-independent) or ``casia-10fold``,
 ten-fold cross-validation (speecheq.txt §3.1; see :mod:`sertool.data.folds`), which is
 speaker-dependent.
 
-Example:
-    >>> report = prepare_casia("corpora/CASIA", "data/casia", protocol="casia-10fold")
-    >>> len(report.folds), report.leaking_folds()[:2]
-    (10, ['1', '2'])
+Example::
+
+    report = prepare_casia("corpora/CASIA", "data/casia", protocol="casia-10fold")
+    len(report.folds), report.leaking_folds()[:2]   # (10, ['1', '2'])
 """
 
 from __future__ import annotations

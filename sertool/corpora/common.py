@@ -5,12 +5,12 @@ counts what it skipped and why, then calls :func:`finish_prep`, which phonemises
 writes ``manifest.jsonl``, ``folds.json``, the token inventories used and ``summary.json``, and
 returns a :class:`PrepReport` that the CLI prints.
 
-Example:
-    >>> skipped = Counter()
-    >>> utts = [...]  # one Utterance per kept file; skipped["no signal"] += 1 for dropped ones
-    >>> report = finish_prep(out_dir, "ravdess", utts, skipped, protocol="speaker-kfold", k=4)
-    >>> report.kept, report.leaking_folds()
-    (1440, [])
+Example::
+
+    skipped = Counter()
+    utts = [...]   # one Utterance per kept file; skipped["no signal"] += 1 for dropped ones
+    report = finish_prep(out_dir, "ravdess", utts, skipped, protocol="speaker-kfold", k=4)
+    report.kept, report.leaking_folds()   # (1440, [])
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ say nothing about it. Levels LO/MD/HI are three intensity levels (MsUD 1.5/2.5/3
 unspecified (−1, the label-ignore value). A few files of the release hold no signal; each file is
 read until a block rises above digital silence, so they are reported and skipped.
 
-Example:
-    >>> report = prepare_crema_d("corpora/CREMA-D", "data/crema-d")
-    >>> report.skipped
-    {'no signal': 1}
+Example::
+
+    report = prepare_crema_d("corpora/CREMA-D", "data/crema-d")
+    report.skipped   # {'no signal': 1}
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def is_release_name(stem: str) -> bool:
 def read_demographics(path: Path) -> dict[str, str]:
     """Actor id → ``F``/``M`` from ``VideoDemographics.csv``.
 
-    Example:
-        >>> read_demographics(Path("CREMA-D/VideoDemographics.csv"))["1001"]
-        'M'
+    Example::
+
+        read_demographics(Path("CREMA-D/VideoDemographics.csv"))["1001"]   # 'M'
     """
     rows = csv.DictReader(io.StringIO("\n".join(read_lines(path))))
     fields = {name.strip().lower(): name for name in rows.fieldnames or ()}

@@ -19,10 +19,10 @@ language (Han characters for Mandarin, Latin script and no Han for English, no c
 replacement characters). The decoding with the most such lines wins, falling back to a per-line
 choice; lines no decoding explains are reported, and their utterances keep a null text.
 
-Example:
-    >>> report = prepare_esd("corpora/Emotion Speech Dataset", "data/esd")
-    >>> report.kept, report.protocol
-    (35000, 'speaker-kfold')
+Example::
+
+    report = prepare_esd("corpora/Emotion Speech Dataset", "data/esd")
+    report.kept, report.protocol   # (35000, 'speaker-kfold')
 """
 
 from __future__ import annotations

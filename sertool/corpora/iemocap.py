@@ -15,10 +15,10 @@ actor who speaks: the F/M before the last three digits of the utterance name, so
 ``Ses01F_impro01_M000`` is ``Ses01M`` whatever the dialog name looks like (``Ses03M_impro05a``,
 ``Ses05M_script01_1b``).
 
-Example:
-    >>> report = prepare_iemocap("corpora/IEMOCAP_full_release", "data/iemocap")
-    >>> report.kept, report.protocol
-    (10039, 'leave-one-session-out')
+Example::
+
+    report = prepare_iemocap("corpora/IEMOCAP_full_release", "data/iemocap")
+    report.kept, report.protocol   # (10039, 'leave-one-session-out')
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ class LabelLine:
 def parse_emo_evaluation(path: Path, log: PrepLog) -> list[LabelLine]:
     """Label lines of one top-level EmoEvaluation file; malformed ones are counted in ``log``.
 
-    Example:
-        >>> parse_emo_evaluation(Path(".../EmoEvaluation/Ses01F_impro01.txt"), PrepLog())[0].code
-        'neu'
+    Example::
+
+        parse_emo_evaluation(Path(".../EmoEvaluation/Ses01F_impro01.txt"), PrepLog())[0].code   # 'neu'
     """
     lines = []
     for lineno, line in enumerate(read_lines(path), 1):

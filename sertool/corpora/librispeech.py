@@ -11,10 +11,10 @@ Every subset present is prepared; ``train-*``, ``dev-*`` and ``test-*`` set ``sp
 dev and test (a protocol, ``corpus-split``; the default folds are speaker k-fold). A flac without
 a transcript line and a transcript line without its flac are both reported.
 
-Example:
-    >>> report = prepare_librispeech("corpora/LibriSpeech", "data/librispeech")  # dev-clean only
-    >>> report.kept, report.classes
-    (2703, {'None': 2703})
+Example::
+
+    report = prepare_librispeech("corpora/LibriSpeech", "data/librispeech")   # dev-clean only
+    report.kept, report.classes   # (2703, {'None': 2703})
 """
 
 from __future__ import annotations

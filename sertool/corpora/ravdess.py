@@ -5,10 +5,10 @@ modality (03 audio-only), vocal channel (01 speech, 02 song), emotion (01–08),
 (01 normal, 02 strong), statement (01/02), repetition and actor (odd = male). Intensity has two
 levels, so strong/normal give MsUD intensities 3/2 (speecheq.txt §2.1); neutral is 0.
 
-Example:
-    >>> report = prepare_ravdess("corpora/Audio_Speech_Actors_01-24", "data/ravdess")
-    >>> report.kept, len(report.speakers)
-    (1440, 24)
+Example::
+
+    report = prepare_ravdess("corpora/Audio_Speech_Actors_01-24", "data/ravdess")
+    report.kept, len(report.speakers)   # (1440, 24)
 """
 
 from __future__ import annotations

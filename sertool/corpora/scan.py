@@ -6,13 +6,14 @@ A preparer walks its corpus, records every file or label line it cannot use in a
 audio it keeps with :func:`probe_audio` (a header read per file, in a process pool for large
 corpora) and hands the utterances to :func:`finish`.
 
-Example:
-    >>> log, paths = PrepLog(), [Path("a.wav"), Path("b.wav")]
-    >>> infos = probe_audio(paths, jobs=1)
-    >>> for path, info in zip(paths, infos):
-    ...     if isinstance(info, str):          # "empty audio file", "unreadable audio file", ...
-    ...         log.skip(info, path.name)
-    >>> report = finish(out_dir, "ravdess", utts, log, protocol="speaker-kfold", k=5, seed=0)
+Example::
+
+    log, paths = PrepLog(), [Path("a.wav"), Path("b.wav")]
+    infos = probe_audio(paths, jobs=1)
+    for path, info in zip(paths, infos):
+        if isinstance(info, str):          # "empty audio file", "unreadable audio file", ...
+            log.skip(info, path.name)
+    report = finish(out_dir, "ravdess", utts, log, protocol="speaker-kfold", k=5, seed=0)
 """
 
 from __future__ import annotations
@@ -92,8 +93,10 @@ def require_dir(path: Path, what: str) -> Path:
     """``path`` resolved, or a one-line error naming what was expected there.
 
     Example:
-        >>> require_dir(Path("/data/IEMOCAP_full_release"), "IEMOCAP_full_release (Session1..5)")
-        PosixPath('/data/IEMOCAP_full_release')
+        >>> require_dir(Path("/no/such/IEMOCAP_full_release"), "IEMOCAP_full_release (Session1..5)")
+        Traceback (most recent call last):
+        ...
+        sertool.errors.SertoolError: corpus directory not found: /no/such/IEMOCAP_full_release (expected IEMOCAP_full_release (Session1..5))
     """
     if not path.is_dir():
         raise SertoolError(f"corpus directory not found: {path} (expected {what})")
@@ -104,8 +107,12 @@ def read_lines(path: Path, encodings: Sequence[str] = ("utf-8-sig", "cp1252")) -
     """Lines of a metadata file in the first of ``encodings`` that decodes it without error.
 
     Example:
-        >>> read_lines(Path("LibriSpeech/SPEAKERS.TXT"))[0]
-        '; Some README comment'
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "SPEAKERS.TXT").write_bytes("; Café readers\\r\\n19 | F\\r\\n".encode("cp1252"))
+        ...     lines = read_lines(Path(d) / "SPEAKERS.TXT")     # not UTF-8: read as cp1252
+        >>> lines
+        ['; Café readers', '19 | F']
     """
     try:
         raw = path.read_bytes()
@@ -176,8 +183,17 @@ def probe_audio(
     one is louder than digital silence. ``jobs`` > 1 spreads large lists over processes.
 
     Example:
-        >>> probe_audio([Path("ok.wav"), Path("empty.wav")])
-        [(0.2, 16000), 'empty audio file']
+        >>> import tempfile
+        >>> from sertool.testing.audio import write_wav
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     paths = [write_wav(Path(d) / "ok.wav"), write_wav(Path(d) / "quiet.wav", silent=True),
+        ...              Path(d) / "empty.wav", Path(d) / "gone.wav"]
+        ...     _ = paths[2].write_bytes(b"")
+        ...     headers, signal = probe_audio(paths), probe_audio(paths, check_signal=True)
+        >>> headers
+        [(0.2, 16000), (0.2, 16000), 'empty audio file', 'audio file missing']
+        >>> signal[1]
+        'no signal'
     """
     work = [(str(p), check_signal) for p in paths]
     from sertool.console import progress  # rich bar on a terminal, silent otherwise

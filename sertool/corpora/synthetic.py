@@ -37,10 +37,10 @@ Everything is drawn from random generators seeded by ``(seed, speaker, emotion, 
 worker order, so the corpus is identical for any ``jobs`` and an utterance does not change when
 ``speakers`` or ``per_class`` grow.
 
-Example:
-    >>> report = prepare_synthetic(Path("data/synthetic"), speakers=8, per_class=30, jobs=2)
-    >>> report.kept, report.classes
-    (960, {'angry': 240, 'happy': 240, 'neutral': 240, 'sad': 240})
+Example::
+
+    report = prepare_synthetic(Path("data/synthetic"), speakers=8, per_class=30, jobs=2)
+    report.kept, report.classes   # (960, {'angry': 240, 'happy': 240, 'neutral': 240, 'sad': 240})
 """
 
 from __future__ import annotations
@@ -439,10 +439,10 @@ def prepare_synthetic(
     (``studio``, ``telephone``; recorded as ``extra.channel``). Same ``seed`` → same corpus,
     whatever ``jobs``.
 
-    Example:
-        >>> report = prepare_synthetic(Path("/tmp/syn"), speakers=4, per_class=3, languages=("en",), k=2)
-        >>> report.kept, report.leaking_folds()
-        (48, [])
+    Example::
+
+        report = prepare_synthetic(Path("/tmp/syn"), speakers=4, per_class=3, languages=("en",), k=2)
+        report.kept, report.leaking_folds()   # (48, [])
     """
     if not 2 <= speakers <= len(VARIANTS):
         # At least two: every fold protocol needs a speaker to test on and one to train on.

@@ -20,10 +20,23 @@ training side (``dev_fraction`` of them, at least one), so model selection never
 speaker and never sees a training speaker's utterances either.
 
 Example:
-    >>> folds = make_folds(utts, "speaker-kfold", k=4, seed=0)
-    >>> write_folds("data/x/folds.json", "speaker-kfold", folds)
+    >>> utts = [Utterance(id=f"x/{spk}{i}", corpus="x", audio=f"/x/{spk}{i}.wav", duration=2.0, sample_rate=16000,
+    ...                   speaker=f"x/{spk}", gender="F", language="en", session=None, style="acted", emotion=emo)
+    ...         for spk in "abcd" for i, emo in enumerate(["angry", "sad"])]      # 4 speakers × 2
+    >>> folds = make_folds(utts, "speaker-kfold", k=2, seed=0)
+    >>> [(f.name, f.train, f.dev, f.test) for f in folds]
+    [('1', ['x/a0', 'x/a1'], ['x/d0', 'x/d1'], ['x/b0', 'x/b1', 'x/c0', 'x/c1']),
+     ('2', ['x/c0', 'x/c1'], ['x/b0', 'x/b1'], ['x/a0', 'x/a1', 'x/d0', 'x/d1'])]
     >>> [leaking_speakers(f, utts) for f in folds]
-    [set(), set(), set(), set()]
+    [set(), set()]
+    >>> [len(leaking_speakers(f, utts)) for f in make_folds(utts, "stratified-kfold", k=2, seed=0)]
+    [4, 4]
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_folds(Path(d) / "folds.json", "speaker-kfold", folds, k=2, seed=0)
+    ...     protocol, back = read_folds(Path(d) / "folds.json")
+    >>> protocol, back == folds
+    ('speaker-kfold', True)
 """
 
 from __future__ import annotations

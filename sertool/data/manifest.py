@@ -4,10 +4,22 @@ Fields and their meaning are fixed by DESIGN.md (section "Manifest contract"); t
 is the one place that reads, writes and validates them.
 
 Example:
-    >>> utts = read_manifest("data/synthetic/manifest.jsonl")
-    >>> utts[0].id, utts[0].speaker, utts[0].emotion
-    ('synthetic/en-m1-angry-h-0003', 'synthetic/m1', 'angry')
-    >>> write_manifest("out/manifest.jsonl", utts)
+    >>> u = Utterance(id="x/a0", corpus="x", audio="/x/a0.wav", duration=2.5, sample_rate=16000, speaker="x/a",
+    ...               gender="F", language="en", session=None, style="acted", emotion="angry", extra={"take": 2})
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_manifest(Path(d) / "manifest.jsonl", [u])
+    ...     line = (Path(d) / "manifest.jsonl").read_text(encoding="utf-8")
+    ...     back = read_manifest(Path(d) / "manifest.jsonl")
+    >>> line[:60], back == [u]
+    ('{"id": "x/a0", "corpus": "x", "audio": "/x/a0.wav", "duratio', True)
+    >>> validate_utterance(Utterance(id="a0", corpus="x", audio="a0.wav", duration=2.5, sample_rate=16000,
+    ...                              speaker="x/a", gender="F", language="en", session=None, style="acted"))
+    ["a0: id must be '<corpus>/<native id>', got 'a0'", "a0: audio must be an absolute path, got 'a0.wav'"]
+    >>> validate_manifest([u, u])
+    Traceback (most recent call last):
+    ...
+    sertool.errors.SertoolError: invalid manifest: x/a0: duplicate id
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ resampling to 16 kHz: fbank ``1 + (N - 400) // 160`` (Kaldi ``snip_edges``; 0 be
 samples, refused); logmel ``1 + N // 400``; spectrogram ``1 + N // 256``; pitch
 ``1 + int(N / 160)`` (10 ms); waveform ``N``.
 
-Example:
-    >>> from sertool.features.storage import FeatureReader
-    >>> FeatureReader("feats/fbank").read("ravdess/03-01-05-01-01-01-01").shape
-    (312, 80)
+Example::
+
+    from sertool.features.storage import FeatureReader
+    FeatureReader("feats/fbank").read("ravdess/03-01-05-01-01-01-01").shape   # (312, 80)
 """

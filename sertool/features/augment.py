@@ -13,10 +13,19 @@ The copy's tag names what was applied, e.g. ``"speed0.91+noise17dB"``, ``"pitch-
 ``"rir-smallroom+noise12dB"``. Draws depend only on ``seed``, the utterance id and the copy
 number, so copies are reproducible and identical for every extractor of a combined run.
 
+With the default probabilities, ``copies=2, seed=0`` gives ``ravdess/03-01-05`` the copies
+``reverb0.7s+noise24dB`` and ``speed1.27+pitch+2.8st+reverb0.4s``; the example turns speed and
+pitch off to stay fast.
+
 Example:
-    >>> aug = Augmenter(AugmentConfig(copies=2, seed=0))
-    >>> [tag for tag, _ in aug.copies("ravdess/03-01-05", wave, 16000)]
-    ['reverb0.7s+noise24dB', 'speed1.27+pitch+2.8st+reverb0.4s']
+    >>> from sertool.testing.audio import harmonic_tone
+    >>> aug = Augmenter(AugmentConfig(copies=3, seed=0, speed_prob=0.0, pitch_shift_prob=0.0))
+    >>> tone = harmonic_tone(150.0, 0.5)
+    >>> copies = aug.copies("ravdess/03-01-05", tone, 16000)
+    >>> [(tag, wave.shape) for tag, wave in copies]
+    [('reverb0.7s+noise24dB', (8000,)), ('reverb0.8s', (8000,)), ('reverb0.8s+noise12dB', (8000,))]
+    >>> all(np.array_equal(a, b) for (_, a), (_, b) in zip(copies, aug.copies("ravdess/03-01-05", tone, 16000)))
+    True
 """
 
 from __future__ import annotations

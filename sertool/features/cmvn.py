@@ -12,10 +12,18 @@ describe the corpus. Because each speaker's count, mean and variance are stored,
 statistics of any set of speakers pool exactly (:meth:`Cmvn.pooled`): the trainer normalises
 with the training fold's speakers only, so test speakers never leak into normalisation.
 
+A trainer reads them with ``Cmvn.load(feats_dir)`` and normalises ``(feats - mean) / std``.
+
 Example:
-    >>> cmvn = Cmvn.load("feats/fbank")
-    >>> mean, std = cmvn.pooled(["iemocap/Ses01F", "iemocap/Ses01M"])
-    >>> normalised = (feats - mean) / std
+    >>> acc = SpeakerMoments(2)
+    >>> acc.add("x/a", np.array([[0, 1], [2, 3]], np.float32))
+    >>> acc.add("x/b", np.array([[4, 5], [6, 7]], np.float32))
+    >>> cmvn = Cmvn(2, acc.by_speaker)
+    >>> cmvn.pooled(["x/a"])                  # a training fold holding speaker x/a only
+    (array([1., 2.], dtype=float32), array([1., 1.], dtype=float32))
+    >>> mean, std = cmvn.pooled()            # all speakers: exactly the moments of the four frames
+    >>> mean, std.round(4)
+    (array([3., 4.], dtype=float32), array([2.2361, 2.2361], dtype=float32))
 """
 
 from __future__ import annotations
@@ -87,9 +95,11 @@ class SpeakerMoments:
 
     Example:
         >>> acc = SpeakerMoments(80)
-        >>> acc.add("ravdess/01", feats)
-        >>> acc.to_json()["ravdess/01"]["count"]
-        312
+        >>> acc.add("ravdess/01", np.ones((312, 80), np.float32))
+        >>> acc.add("ravdess/01", np.zeros((88, 80), np.float32))
+        >>> stats = acc.to_json()["ravdess/01"]
+        >>> stats["count"], round(stats["mean"][0], 6), round(stats["var"][0], 6)   # 400 frames, 312 of them ones
+        (400, 0.78, 0.1716)
     """
 
     def __init__(self, dims: int) -> None:

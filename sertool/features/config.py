@@ -20,6 +20,7 @@ shared sections (all optional)::
     shard_size: 100        # utterances per HDF5 shard
 
 Example:
+    >>> from dataclasses import dataclass
     >>> @dataclass
     ... class Conf:
     ...     bins: int = 80

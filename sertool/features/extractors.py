@@ -5,12 +5,22 @@ Registered names: ``fbank``, ``logmel``, ``spectrogram``, ``pitch``, ``waveform`
 :mod:`sertool.features.waveform`). Several names joined with ``+`` are computed in one pass
 by the pipeline (:func:`parse_extractor_names`).
 
+:func:`load_extractor` rebuilds the extractor that wrote a feature directory, so new clips get
+the same features at inference.
+
 Example:
+    >>> import numpy as np
     >>> fb = get_extractor("fbank", {"num_mel_bins": 40})
     >>> fb.dims, fb.frame_shift, fb.sample_rate
     (40, 0.01, 16000)
-    >>> same = load_extractor("feats/fbank")   # for inference on new clips
-    >>> feats = same(wave, 16000)
+    >>> fb(np.zeros(8000, np.float32), 8000).shape          # resampled to 16 kHz: 1 + (16000 − 400) // 160
+    (98, 40)
+    >>> parse_extractor_names("fbank+pitch")
+    ['fbank', 'pitch']
+    >>> get_extractor("fbank", {"num_bins": 40})
+    Traceback (most recent call last):
+    ...
+    sertool.errors.SertoolError: unknown fbank setting 'num_bins' (known: ...)
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ and write every target's matrices (first-pass matrices into ``.stage/`` for targ
 speaker statistics); ``finalize`` jobs turn staged matrices into final ones. Workers die with
 the process that started them, even when it is killed by SIGKILL (:func:`die_with_parent`).
 
-Example:
-    >>> job = ShardJob(0, [UttRef("ravdess/a", "/data/a.wav", "ravdess/01")], [target],
-    ...                augment={"copies": 0}, random_resample={"copies": 0})
-    >>> run_jobs([job], workers=1, description="features")[0].audio_seconds
-    3.2
+Example::
+
+    job = ShardJob(0, [UttRef("ravdess/a", "/data/a.wav", "ravdess/01")], [target],
+                   augment={"copies": 0}, random_resample={"copies": 0})
+    run_jobs([job], workers=1, description="features")[0].audio_seconds   # 3.2
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ process. Finished shards are skipped on rerun, so a killed run resumes where it 
 their first-pass matrices to ``<dir>/.stage/``, pool the statistics per speaker into
 ``<dir>/speaker_f0.json``, then write the final shards.
 
-Example:
-    >>> summary = extract_features([Path("data/ravdess/manifest.jsonl")], Path("feats"), "fbank+pitch",
-    ...                            config=None, jobs=2, force=False)
-    >>> rich.print(summary)     # utterances, frames, dims, wall time, speed per extractor
+Example::
+
+    summary = extract_features([Path("data/ravdess/manifest.jsonl")], Path("feats"), "fbank+pitch",
+                               config=None, jobs=2, force=False)
+    rich.print(summary)   # utterances, frames, dims, wall time, speed per extractor
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ appended to an augmented copy's tag as ``speed0.91+rr0``).
 
 Example:
     >>> rr = RandomResample(seed=0)
-    >>> x = np.random.rand(200, 80).astype(np.float32)
+    >>> x = np.tile(np.arange(200, dtype=np.float32)[:, None], (1, 80))    # frame t holds the value t
     >>> y = rr(x)
-    >>> y.shape[1], y.shape[0] != 200
-    (80, True)
-    >>> spec2, f0_2 = rr.joint(spec, f0)     # one warp for arrays with equal frame counts
+    >>> y.shape, bool(np.all(np.diff(y[:, 0]) >= 0))       # another length, time order kept
+    ((198, 80), True)
+    >>> spec, f0 = rr.joint(x, x[:, 0])                     # one warp for arrays with equal frame counts
+    >>> spec.shape[0] == f0.shape[0], np.array_equal(spec[:, 0], f0)
+    (True, True)
 """
 
 from __future__ import annotations

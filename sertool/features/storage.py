@@ -21,13 +21,23 @@ extractors that need speaker statistics).
 Dataset keys are the utterance id with ``%`` and ``/`` escaped (flat, no HDF5 groups), plus
 ``@<aug>`` for copies.
 
-Example:
-    >>> reader = FeatureReader("feats/fbank")
-    >>> reader.dims, reader.frame_shift
-    (80, 0.01)
-    >>> x = reader.read(reader.ids()[0])          # float32 (frames, 80)
-    >>> reader.augmentations(reader.ids()[0])
-    [None, 'speed0.91+noise17dB']
+Example (one shard holding an utterance and one augmented copy):
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as feats_dir:
+    ...     with ShardWriter(feats_dir, 0, "fbank", 0.01, 80, digest="settings-1") as w:
+    ...         w.add("ravdess/03-01-05", None, "ravdess/01", np.ones((312, 80), np.float32))
+    ...         w.add("ravdess/03-01-05", "speed0.91+noise17dB", "ravdess/01", np.ones((343, 80), np.float32))
+    ...     counts, _ = merge_fragments(feats_dir, num_shards=1, dims=80)
+    ...     reader = FeatureReader(feats_dir)
+    ...     x = reader.read(reader.ids()[0])
+    ...     facts = reader.dims, reader.frame_shift, reader.ids(), reader.augmentations("ravdess/03-01-05")
+    ...     reader.close()
+    >>> counts
+    {'utterances': 1, 'stored': 2, 'frames': 312}
+    >>> facts
+    (80, 0.01, ['ravdess/03-01-05'], [None, 'speed0.91+noise17dB'])
+    >>> x.dtype, x.shape
+    (dtype('float32'), (312, 80))
 """
 
 from __future__ import annotations
@@ -113,8 +123,9 @@ class DropBehind:
     so the next shard reuses its pages. One instance per process (forked workers get their own
     copy).
 
-    Example:
-        >>> DROP_BEHIND.finished(Path("feats/fbank/feats-00003.h5"))
+    Example::
+
+        DROP_BEHIND.finished(Path("feats/fbank/feats-00003.h5"))   # shard 3 is complete on disk
     """
 
     def __init__(self) -> None:
@@ -134,10 +145,21 @@ class ShardWriter:
     """Writes one shard atomically and records its index lines and per-speaker statistics.
 
     Example:
-        >>> with ShardWriter(out, 3, "fbank", 0.01, 80, digest) as w:
-        ...     w.add("ravdess/03-01-05", None, "ravdess/01", feats)
-        >>> shard_done(out, 3, digest)
-        True
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     with ShardWriter(out, 3, "fbank", 0.01, 80, digest="settings-1") as w:
+        ...         w.add("ravdess/03-01-05", None, "ravdess/01", np.zeros((312, 80), np.float32))
+        ...     finished = shard_done(out, 3, "settings-1"), shard_done(out, 3, "settings-2")
+        ...     files = sorted(str(p.relative_to(out)) for p in Path(out).rglob("*") if p.is_file())
+        >>> finished                       # a shard counts only for the settings it was written with
+        (True, False)
+        >>> files
+        ['.parts/feats-00003.json', 'feats-00003.h5']
+        >>> with tempfile.TemporaryDirectory() as out, ShardWriter(out, 0, "fbank", 0.01, 80, "settings-1") as w:
+        ...     w.add("ravdess/03-01-05", None, "ravdess/01", np.zeros((312, 40), np.float32))
+        Traceback (most recent call last):
+        ...
+        sertool.errors.SertoolError: fbank features of ravdess/03-01-05 have shape (312, 40), expected (frames, 80)
     """
 
     def __init__(self, feats_dir: str | Path, shard: int, what: str, frame_shift: float, dims: int,

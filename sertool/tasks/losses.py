@@ -10,11 +10,21 @@
 Every function returns None when no item carries a label, so the batch skips that task.
 
 Example:
+    >>> _ = torch.manual_seed(0)
     >>> logits, target = torch.randn(4, 3), torch.tensor([0, 2, IGNORE_INDEX, 1])
-    >>> torch.allclose(focal_loss(logits, target, gamma=0.0), F.cross_entropy(logits, target, ignore_index=-100))
+    >>> torch.allclose(focal_loss(logits, target, gamma=0.0), F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
     True
-    >>> round(float(ccc_loss(torch.tensor([1.0, 2.0, 0.5]), torch.tensor([1.0, 2.0, IGNORE_EIS]))), 6)
-    0.0
+    >>> bool(focal_loss(logits, target, gamma=2.0) < focal_loss(logits, target))   # easy items weigh less
+    True
+    >>> focal_loss(logits, torch.full((4,), IGNORE_INDEX)) is None     # no labelled item: task skipped
+    True
+    >>> round(float(ccc_loss(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.5]))), 4)   # 1 − 0.952
+    0.0476
+    >>> abs(float(ccc_loss(torch.tensor([1.0, 2.0, 0.5]), torch.tensor([1.0, 2.0, IGNORE_EIS])))) < 1e-6
+    True
+    >>> pred, target = torch.zeros(1, 3, 2), torch.tensor([[[1.0, 1.0], [3.0, 1.0], [9.0, 9.0]]])
+    >>> masked_mse(pred, target, torch.tensor([[True, True, False]]))   # frame 3 is padding
+    tensor(3.)
 """
 
 from __future__ import annotations

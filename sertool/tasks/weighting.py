@@ -16,10 +16,19 @@ epoch's mean losses. Every method starts from the tasks' configured weights.
   gradient of its own weights, which the optimiser then updates.
 
 Example:
-    >>> w = build_weighting("fixed", {"emotion": 1.0, "gender": 1.0}, {})
+    >>> w = build_weighting("fixed", {"emotion": 1.0, "gender": 0.5}, {})
     >>> total, weights = w({"emotion": torch.tensor(1.2), "gender": torch.tensor(0.4)})
-    >>> float(total), weights
-    (1.6, {'emotion': 1.0, 'gender': 1.0})
+    >>> round(float(total), 4), weights
+    (1.4, {'emotion': 1.0, 'gender': 0.5})
+    >>> total, weights = w({"emotion": torch.tensor(1.2)})         # no gender label in this batch
+    >>> round(float(total), 4), weights
+    (1.2, {'emotion': 1.0})
+    >>> u = build_weighting("uncertainty", {"emotion": 1.0, "gender": 0.5}, {})
+    >>> torch.exp(-u.log_vars.detach())                  # learned s_k = log σ_k², starting at −log w_k
+    tensor([1.0000, 0.5000])
+    >>> total, weights = u({"emotion": torch.tensor(1.2), "gender": torch.tensor(0.4)})
+    >>> round(total.item(), 4), weights                            # 1.2 + 0.5 · 0.4 + log 2
+    (2.0931, {'emotion': 1.0, 'gender': 0.5})
 """
 
 from __future__ import annotations

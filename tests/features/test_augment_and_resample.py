@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import harmonic_tone, make_corpus  # noqa: E402
-
-from sertool.errors import SertoolError  # noqa: E402
-from sertool.features.augment import AugmentConfig, Augmenter, add_noise, reverberate, synthetic_rir  # noqa: E402
-from sertool.features.config import build_config  # noqa: E402
-from sertool.features.pipeline import extract_features  # noqa: E402
-from sertool.features.random_resample import RandomResample, resample_positions  # noqa: E402
-from sertool.features.storage import FeatureReader  # noqa: E402
+from sertool.errors import SertoolError
+from sertool.features.augment import AugmentConfig, Augmenter, add_noise, reverberate, synthetic_rir
+from sertool.features.config import build_config
+from sertool.features.pipeline import extract_features
+from sertool.features.random_resample import RandomResample, resample_positions
+from sertool.features.storage import FeatureReader
+from sertool.testing.audio import harmonic_tone, make_corpus
 
 X = np.random.default_rng(1).standard_normal((300, 8)).astype(np.float32)
 

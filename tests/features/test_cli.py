@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import make_corpus  # noqa: E402
-
-from sertool.cli.main import app  # noqa: E402
-from sertool.features.storage import FeatureReader  # noqa: E402
+from sertool.cli.main import app
+from sertool.features.storage import FeatureReader
+from sertool.testing.audio import make_corpus
 
 runner = CliRunner()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import zlib
-from pathlib import Path
 
 import librosa
 import numpy as np
@@ -14,12 +12,10 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as taf
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import harmonic_tone  # noqa: E402
-
-from sertool.errors import SertoolError  # noqa: E402
-from sertool.features.extractors import get_extractor, parse_extractor_names  # noqa: E402
-from sertool.features.spectral import deltas  # noqa: E402
+from sertool.errors import SertoolError
+from sertool.features.extractors import get_extractor, parse_extractor_names
+from sertool.features.spectral import deltas
+from sertool.testing.audio import harmonic_tone
 
 RNG = np.random.default_rng(0)
 WAVE = (0.1 * RNG.standard_normal(16000 * 2) + harmonic_tone(150, 2.0)).astype(np.float32)

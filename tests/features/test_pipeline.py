@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import make_corpus  # noqa: E402
-
-from sertool.errors import SertoolError  # noqa: E402
-from sertool.features.spectral import FbankExtractor, LogMelExtractor  # noqa: E402
-from sertool.features.pipeline import extract_features  # noqa: E402
-from sertool.features.storage import FeatureReader  # noqa: E402
+from sertool.errors import SertoolError
+from sertool.features.pipeline import extract_features
+from sertool.features.spectral import FbankExtractor, LogMelExtractor
+from sertool.features.storage import FeatureReader
+from sertool.testing.audio import make_corpus
 
 
 def values(feats_dir: Path) -> dict:

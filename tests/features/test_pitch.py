@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import harmonic_tone, make_corpus  # noqa: E402
-
-from sertool.data.manifest import read_manifest  # noqa: E402
-from sertool.features.extractors import get_extractor  # noqa: E402
-from sertool.features.pipeline import extract_features  # noqa: E402
-from sertool.features.pitch import log_f0_stats, pitch_onehot, quantize_pitch  # noqa: E402
-from sertool.features.storage import FeatureReader  # noqa: E402
+from sertool.data.manifest import read_manifest
+from sertool.features.extractors import get_extractor
+from sertool.features.pipeline import extract_features
+from sertool.features.pitch import log_f0_stats, pitch_onehot, quantize_pitch
+from sertool.features.storage import FeatureReader
+from sertool.testing.audio import harmonic_tone, make_corpus
 
 
 @pytest.mark.parametrize("seconds", [1.0, 0.73, 1.2345])

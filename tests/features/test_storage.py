@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +12,16 @@ import pytest
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import make_corpus  # noqa: E402
-
-from sertool.audio import read_audio  # noqa: E402
-from sertool.data.manifest import read_manifest  # noqa: E402
-from sertool.errors import SertoolError  # noqa: E402
-from sertool.features.cmvn import Cmvn  # noqa: E402
-from sertool.features.extractors import get_extractor, load_extractor  # noqa: E402
-from sertool.features.jobs import one_thread  # noqa: E402
-from sertool.features.pipeline import extract_features  # noqa: E402
-from sertool.features import storage  # noqa: E402
-from sertool.features.storage import INDEX_FIELDS, FeatureReader, dataset_key  # noqa: E402
+from sertool.audio import read_audio
+from sertool.data.manifest import read_manifest
+from sertool.errors import SertoolError
+from sertool.features import storage
+from sertool.features.cmvn import Cmvn
+from sertool.features.extractors import get_extractor, load_extractor
+from sertool.features.jobs import one_thread
+from sertool.features.pipeline import extract_features
+from sertool.features.storage import INDEX_FIELDS, FeatureReader, dataset_key
+from sertool.testing.audio import make_corpus
 
 
 @pytest.fixture(scope="module")

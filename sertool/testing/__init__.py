@@ -1,0 +1,9 @@
+"""Utilities sertool's tests and examples use to generate small fixtures, like ``numpy.testing``.
+
+Everything here is generated on the spot (seeded, a few kilobytes to a few megabytes), never
+downloaded:
+
+- :mod:`sertool.testing.audio`: synthetic signals, WAV files and a small WAV corpus with its manifest.
+- :mod:`sertool.testing.corpora`: reading back and checking the outputs of ``sertool prep``.
+- :mod:`sertool.testing.cli`: running the ``sertool`` command line in-process.
+"""
