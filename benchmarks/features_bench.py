@@ -98,11 +98,10 @@ def child(mode: str, name: str, manifest: str, jobs: int, out_dir: str) -> None:
     import numpy as np
     import soundfile as sf
     import torch
+    from threadpoolctl import threadpool_limits
 
     from sertool.data.manifest import read_manifest
     from sertool.features.extractors import get_extractor
-
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     threadpool_limits(limits=1)  # one core per process, as sertool's workers run

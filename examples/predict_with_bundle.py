@@ -28,14 +28,13 @@ import tempfile
 from pathlib import Path
 
 import torch
+from train_one_fold import main as train_one_fold  # the second example, beside this file
 
 from sertool.audio import read_audio
 from sertool.data.folds import read_folds
 from sertool.data.manifest import read_manifest
 from sertool.inference import Predictor
 from sertool.train.bundle import Bundle, find_bundle
-
-from train_one_fold import main as train_one_fold  # the second example, beside this file
 
 
 def held_out_clip(work: Path, fold: str) -> Path:
@@ -56,8 +55,8 @@ def main(work: Path) -> dict:
     # --- the bundle: what a trained fold is ------------------------------------------------
     path = find_bundle(exp)  # EXP/fold-<best dev UA>/checkpoints/best.pt (or pass fold="1")
     bundle = Bundle.load(path, device="cpu")
-    print(f"bundle {path.relative_to(work)}: fold {bundle.raw['fold']}, epoch {bundle.raw['epoch']}, "
-          f"dev UA {100 * bundle.raw['dev_ua']:.1f} %, trained on {', '.join(bundle.raw['train_speakers'])}")
+    print(f"bundle {path.relative_to(work)}: fold {bundle.fold}, epoch {bundle.epoch}, "
+          f"dev UA {100 * bundle.dev_ua:.1f} %, trained on {', '.join(bundle.train_speakers)}")
     for name, spec in bundle.specs.items():
         # One spec per input the encoder declares; sa_cnn_blstm reads one, "feats".
         print(f"  input {name!r}: {spec.source} from {spec.extractor['name']} at {spec.audio_rate} Hz, "
@@ -67,7 +66,7 @@ def main(work: Path) -> dict:
 
     # --- the Predictor: audio in, JSON-ready answers out -----------------------------------
     predictor = Predictor.load(exp, device="cpu")  # the same fold find_bundle chose
-    clip = held_out_clip(work, bundle.raw["fold"])
+    clip = held_out_clip(work, bundle.fold)
     from_file = predictor.predict_file(clip)
     print("predict_file:", json.dumps(from_file))
 
@@ -86,8 +85,8 @@ def main(work: Path) -> dict:
         out = bundle.model(feats=feats[None], feats_lengths=torch.tensor([feats.shape[0]]))
     by_hand = bundle.model.tasks["emotion"].answer(out["emotion"])[0]
     print("by hand:", json.dumps(by_hand))
-    return {"file": from_file, "wave": from_wave, "by_hand": by_hand, "fold": bundle.raw["fold"],
-            "dev_ua": bundle.raw["dev_ua"], "inputs": sorted(bundle.specs)}
+    return {"file": from_file, "wave": from_wave, "by_hand": by_hand, "fold": bundle.fold,
+            "dev_ua": bundle.dev_ua, "inputs": sorted(bundle.specs)}
 
 
 if __name__ == "__main__":

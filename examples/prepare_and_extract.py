@@ -2,9 +2,10 @@
 
 This is what ``sertool prep synthetic`` and ``sertool features`` do, as two function calls:
 
-1. :func:`sertool.corpora.synthetic.prepare_synthetic` speaks neutral sentences as neutral, happy,
-   angry and sad speech with eSpeak NG voices (no download) and writes ``manifest.jsonl`` (one
-   JSON object per utterance) and ``folds.json`` (speaker-independent folds).
+1. :func:`sertool.corpora.prepare.prepare_corpus` runs the synthetic corpus's preparer, which speaks
+   neutral sentences as neutral, happy, angry and sad speech with eSpeak NG voices (no download)
+   and writes ``manifest.jsonl`` (one JSON object per utterance) and ``folds.json``
+   (speaker-independent folds).
 2. :func:`sertool.features.pipeline.extract_features` computes log-mel + Δ + ΔΔ matrices
    (128 mels × 3 = 384 columns per frame) into HDF5 shards with an ``index.jsonl`` and the
    per-speaker statistics (``cmvn.json``) that training normalises with.
@@ -28,30 +29,24 @@ from pathlib import Path
 
 from sertool.console import console
 from sertool.corpora.common import PrepReport
-from sertool.corpora.synthetic import GENERATOR_VERSION, prepare_synthetic
+from sertool.corpora.prepare import prepare_corpus
 from sertool.data.folds import read_folds
 from sertool.data.manifest import read_manifest
 from sertool.features.pipeline import extract_features
 from sertool.features.storage import FeatureReader
-from sertool.stage import StageMarker
 
 # Tiny settings: 4 English voices (m1, f1, m2, f2: both genders, for the gender task), 2 clips
 # per emotion each, and 4 folds of one test speaker each (train on 2, pick the epoch on 1).
-CORPUS = dict(speakers=4, per_class=2, languages=("en",), styles=("studio", "telephone"), k=4, seed=0)
+CORPUS = {"speakers": 4, "per_class": 2, "languages": ("en",), "styles": ("studio", "telephone"), "k": 4, "seed": 0}
 
 
 def prepare(work: Path, jobs: int = 2) -> PrepReport:
     """Synthesise the corpus into ``work/data/synthetic`` unless it is already there."""
     out = work / "data" / "synthetic"
-    # The stage marker (``.done``) the CLI uses too: a rerun with the same settings (and the same
-    # version of the synthesiser) is skipped.
-    marker = StageMarker(out, {"corpus": "synthetic", "version": GENERATOR_VERSION, **CORPUS})
-    if marker.is_done():
-        return PrepReport.load(out)  # prepare_synthetic also wrote its report as summary.json
-    marker.clear()
-    report = prepare_synthetic(out, jobs=jobs, **CORPUS)
-    marker.mark_done(kept=report.kept)
-    return report
+    # What `sertool prep synthetic` runs: the corpus registry finds the preparer, and the stage
+    # marker (``.done``) skips a rerun with the same settings. A real corpus passes its directory
+    # instead of None, e.g. prepare_corpus("iemocap", Path("/data/IEMOCAP_full_release"), out).
+    return prepare_corpus("synthetic", None, out, jobs=jobs, **CORPUS)
 
 
 def extract(work: Path, jobs: int = 2) -> Path:

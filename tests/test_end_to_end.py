@@ -63,7 +63,7 @@ def test_eval_writes_scores_per_fold_and_mean_std(experiment):
     assert "mean ± std" in result.output
     summary = json.loads((experiment["exp"] / "scores.json").read_text())
     assert set(summary["mean"]) >= {"wa", "ua"} and set(summary["std"]) >= {"wa", "ua"}
-    for name, s in summary["folds"].items():
+    for name, _s in summary["folds"].items():
         fold_dir = experiment["exp"] / f"fold-{name}"
         assert (fold_dir / "confusion.png").stat().st_size > 0
         scores = json.loads((fold_dir / "scores.json").read_text())

@@ -7,21 +7,18 @@ wav2vec 2.0's feature encoder), registered by this test; the SSL encoders use th
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).parent / "features"))  # the features tests' corpus generator
-from features_fixtures import make_corpus  # noqa: E402
-
 from sertool.data.folds import Fold, write_folds  # noqa: E402
 from sertool.data.manifest import read_manifest, write_manifest  # noqa: E402
 from sertool.inference import Predictor, find_bundle  # noqa: E402
 from sertool.layers.masking import lengths_to_mask  # noqa: E402
 from sertool.models import ENCODERS, Encoder, register_encoder  # noqa: E402
+from sertool.testing.audio import make_corpus  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.runner import evaluate_experiment, train_experiment  # noqa: E402
 

@@ -12,7 +12,13 @@ import pytest
 
 import sertool
 from sertool.stage import (
-    LOCK_NAME, OutputBusyError, StageMarker, atomic_path, atomic_write_text, holds_output_lock, output_lock,
+    LOCK_NAME,
+    OutputBusyError,
+    StageMarker,
+    atomic_path,
+    atomic_write_text,
+    holds_output_lock,
+    output_lock,
     tree_fingerprint,
 )
 

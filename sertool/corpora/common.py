@@ -51,7 +51,7 @@ class PrepReport:
         return [f["name"] for f in self.folds if f["leaking_speakers"]]
 
     @classmethod
-    def load(cls, out_dir: str | Path) -> "PrepReport":
+    def load(cls, out_dir: str | Path) -> PrepReport:
         return cls(**json.loads((Path(out_dir) / SUMMARY_NAME).read_text(encoding="utf-8")))
 
 

@@ -53,10 +53,11 @@ a lab server, or a test server on 127.0.0.1.
 
 IEMOCAP, CASIA and ESD are licensed on request; :func:`download_corpus` says where to ask.
 
-Example:
-    >>> download_corpus("librispeech", Path("corpora/LibriSpeech"), subsets=["dev-clean"])
-    []
-    >>> safe_extract(Path("x.tar.gz"), Path("out"))  # raises on "../../etc/passwd"
+Example::
+
+    download_corpus("librispeech", Path("corpora/LibriSpeech"), subsets=["dev-clean"])
+    # []
+    safe_extract(Path("x.tar.gz"), Path("out"))  # raises on "../../etc/passwd"
 """
 
 from __future__ import annotations
@@ -74,10 +75,11 @@ import tarfile
 import time
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Callable, Iterable, NoReturn
+from typing import IO, NoReturn
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener
@@ -509,10 +511,11 @@ def fetch(url: str, dest: Path, size: int | None = None, checksum: str | None = 
     fails verification :class:`VerificationError`; every other failure is a one-line
     :class:`SertoolError`.
 
-    Example:
-        >>> fetch("https://www.openslr.org/resources/33/resource_aishell.tgz", Path("dl/resource_aishell.tgz"),
-        ...       checksum="md5:957d480a0fcac85fc18e550756f624e5")
-        PosixPath('dl/resource_aishell.tgz')
+    Example::
+
+        fetch("https://www.openslr.org/resources/33/resource_aishell.tgz", Path("dl/resource_aishell.tgz"),
+              checksum="md5:957d480a0fcac85fc18e550756f624e5")
+        # PosixPath('dl/resource_aishell.tgz')
     """
     if check is None:
         check = format_check(dest.name)
@@ -685,8 +688,9 @@ def safe_extract(archive: Path, target: Path, strip: str | None = None, *, max_b
     ``strip`` drops that leading folder from member paths (``LibriSpeech/dev-clean/...`` →
     ``dev-clean/...``) so the archive fills ``target`` itself.
 
-    Example:
-        >>> safe_extract(Path("dl/dev-clean.tar.gz"), Path("corpora/LibriSpeech"), strip="LibriSpeech")
+    Example::
+
+        safe_extract(Path("dl/dev-clean.tar.gz"), Path("corpora/LibriSpeech"), strip="LibriSpeech")
     """
     try:
         ext = _Extraction(archive, target, strip, MAX_EXTRACT_BYTES if max_bytes is None else max_bytes,

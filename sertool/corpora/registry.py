@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 from sertool.errors import SertoolError
 from sertool.registry import Registry, import_plugin
@@ -61,7 +62,7 @@ class CorpusSpec:
     """
 
     name: str
-    prepare: Union[str, PrepareFn]
+    prepare: str | PrepareFn
     default_protocol: str
     default_folds: int
     download: str = "none"

@@ -103,7 +103,7 @@ class Style:
     breath: float = 0.0
     formant: float = 0.0
 
-    def plus(self, other: "Style", scale: float = 1.0) -> "Style":
+    def plus(self, other: Style, scale: float = 1.0) -> Style:
         """``self + scale * other``, field by field."""
         return Style(**{k: getattr(self, k) + scale * getattr(other, k) for k in self.__dataclass_fields__})
 

@@ -45,9 +45,9 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError

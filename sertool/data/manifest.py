@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sertool.data.labels import CANONICAL_EMOTIONS, INTENSITY_LEVELS, SEQM_CATEGORIES
 from sertool.errors import SertoolError
@@ -72,7 +73,7 @@ class Utterance:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Utterance":
+    def from_dict(cls, d: dict[str, Any]) -> Utterance:
         """Build from a manifest line's object; unknown keys go to ``extra``."""
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in d.items() if k in names}

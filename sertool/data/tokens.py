@@ -72,7 +72,7 @@ class Inventory:
         atomic_write_text(path, "\n".join(self.symbols) + "\n")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_inventory(name: str) -> Inventory:
     """The inventory called ``cmudict85``, ``pinyin202`` or ``char32``."""
     if name == "cmudict85":

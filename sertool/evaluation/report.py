@@ -5,7 +5,7 @@ auxiliary task's); ``EXP/scores.json`` holds every fold and the mean ± std over
 
 Example:
     >>> summary = summarise_folds({"1": {"wa": 0.7, "ua": 0.6}, "2": {"wa": 0.8, "ua": 0.7}})
-    >>> summary["mean"]["ua"], round(summary["std"]["ua"], 3)
+    >>> round(summary["mean"]["ua"], 3), round(summary["std"]["ua"], 3)
     (0.65, 0.05)
 """
 

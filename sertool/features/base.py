@@ -21,7 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import soxr
@@ -30,10 +31,10 @@ from sertool.features.config import config_dict
 from sertool.registry import Registry
 
 #: Feature extractors by name (``sertool features --extractor NAME``).
-EXTRACTORS: Registry[type["Extractor"]] = Registry("extractor")
+EXTRACTORS: Registry[type[Extractor]] = Registry("extractor")
 
 
-def register(name: str) -> Callable[[type["Extractor"]], type["Extractor"]]:
+def register(name: str) -> Callable[[type[Extractor]], type[Extractor]]:
     """Class decorator adding an extractor class to :data:`EXTRACTORS` under ``name``."""
 
     def add(cls: type[Extractor]) -> type[Extractor]:

@@ -29,9 +29,10 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Moments:
     var: np.ndarray
 
     @classmethod
-    def of(cls, feats: np.ndarray) -> "Moments":
+    def of(cls, feats: np.ndarray) -> Moments:
         """Moments of the frames (rows) of ``feats``."""
         n = feats.shape[0]
         # float64 accumulation straight from float32 (no float64 copy of the matrix); with
@@ -61,10 +62,10 @@ class Moments:
         return cls(int(n), mean, np.maximum(sq - mean * mean, 0.0))
 
     @classmethod
-    def empty(cls, dims: int) -> "Moments":
+    def empty(cls, dims: int) -> Moments:
         return cls(0, np.zeros(dims), np.zeros(dims))
 
-    def __add__(self, other: "Moments") -> "Moments":
+    def __add__(self, other: Moments) -> Moments:
         """Pool two sets of frames exactly (Chan et al.'s parallel update, stable in float64)."""
         n = self.count + other.count
         if n == 0:
@@ -78,7 +79,7 @@ class Moments:
         return {"count": self.count, "mean": self.mean.tolist(), "var": self.var.tolist()}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Moments":
+    def from_json(cls, d: dict[str, Any]) -> Moments:
         return cls(int(d["count"]), np.asarray(d["mean"], np.float64), np.asarray(d["var"], np.float64))
 
 
@@ -131,7 +132,7 @@ class Cmvn:
         self.global_ = pool(speakers.values(), dims)
 
     @classmethod
-    def load(cls, feats_dir: str | Path) -> "Cmvn":
+    def load(cls, feats_dir: str | Path) -> Cmvn:
         """Read ``feats_dir/cmvn.json``."""
         path = Path(feats_dir) / CMVN_NAME
         try:

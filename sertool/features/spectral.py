@@ -69,16 +69,16 @@ class FbankConfig:
 
     def kaldi_kwargs(self) -> dict:
         """Keyword arguments of ``torchaudio.compliance.kaldi.fbank`` for these settings."""
-        return dict(
-            sample_frequency=float(self.sample_rate), num_mel_bins=self.num_mel_bins,
-            frame_length=self.frame_length_ms, frame_shift=self.frame_shift_ms,
-            window_type=self.window_type, dither=self.dither,
-            preemphasis_coefficient=self.preemphasis_coefficient, remove_dc_offset=self.remove_dc_offset,
-            round_to_power_of_two=self.round_to_power_of_two, low_freq=self.low_freq,
-            high_freq=self.high_freq, snip_edges=self.snip_edges, use_energy=self.use_energy,
-            raw_energy=self.raw_energy, energy_floor=self.energy_floor, use_log_fbank=self.use_log_fbank,
-            use_power=self.use_power,
-        )
+        return {
+            "sample_frequency": float(self.sample_rate), "num_mel_bins": self.num_mel_bins,
+            "frame_length": self.frame_length_ms, "frame_shift": self.frame_shift_ms,
+            "window_type": self.window_type, "dither": self.dither,
+            "preemphasis_coefficient": self.preemphasis_coefficient, "remove_dc_offset": self.remove_dc_offset,
+            "round_to_power_of_two": self.round_to_power_of_two, "low_freq": self.low_freq,
+            "high_freq": self.high_freq, "snip_edges": self.snip_edges, "use_energy": self.use_energy,
+            "raw_energy": self.raw_energy, "energy_floor": self.energy_floor, "use_log_fbank": self.use_log_fbank,
+            "use_power": self.use_power,
+        }
 
 
 def rfft_power(frames: np.ndarray, n_fft: int, power: float = 2.0) -> np.ndarray:

@@ -45,8 +45,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -176,7 +177,7 @@ class ShardWriter:
         self._stack = contextlib.ExitStack()
         self._h5: h5py.File | None = None
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         tmp = self._stack.enter_context(atomic_path(self.feats_dir / shard_name(self.shard)))
         # HDF5's default driver writes each matrix straight to the file: half the cost of
         # building the shard in memory first (driver="core"), measured with 100-matrix shards

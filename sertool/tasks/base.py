@@ -11,17 +11,18 @@ scores them). :meth:`Task.answer` is what ``sertool infer`` prints for the task.
 
 A prediction is a tensor, or a dict of tensors where a head needs to pass lengths along.
 
-Example:
-    >>> task = build_task("gender", "gender", in_dims={"pooled": 960}, conf={})
-    >>> labels = task.collate([task.encode(u) for u in utts])
-    >>> pred = task(encoder_outputs)                                  # (N, 2)
-    >>> loss = task.loss(pred, labels)
-    >>> task.metrics(task.references(labels), task.decode(pred))     # {"acc": 0.75}
+Example::
+
+    task = build_task("gender", "gender", in_dims={"pooled": 960}, conf={})
+    labels = task.collate([task.encode(u) for u in utts])
+    pred = task(encoder_outputs)                                  # (N, 2)
+    loss = task.loss(pred, labels)
+    task.metrics(task.references(labels), task.decode(pred))     # {"acc": 0.75}
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
 from sertool.registry import Registry
 
-Prediction = Union[torch.Tensor, dict[str, torch.Tensor]]
+Prediction = torch.Tensor | dict[str, torch.Tensor]
 
 
 

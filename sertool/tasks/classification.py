@@ -13,12 +13,13 @@ MTL, §2.3): they count in the batch mean with a style loss of zero, so the styl
 ``(1 − λ_i) · loss_i`` averaged over the batch with ``λ_i = 1`` for neutral. The paper's ``λ_i = 1`` on
 the emotion loss of neutral utterances is ``class_weights: {neutral: 1/λ}`` on the emotion task.
 
-Example:
-    >>> task = EmotionTask("emotion", {"pooled": 960}, label_set="iemocap4", gamma=10.0)
-    >>> task.encode(utt_with_emotion_excited)
-    1
-    >>> task(enc_out).shape
-    torch.Size([N, 4])
+Example::
+
+    task = EmotionTask("emotion", {"pooled": 960}, label_set="iemocap4", gamma=10.0)
+    task.encode(utt_with_emotion_excited)
+    # 1
+    task(enc_out).shape
+    # torch.Size([N, 4])
 """
 
 from __future__ import annotations

@@ -7,11 +7,12 @@ the manifest's phones, and only for utterances whose language the inventory tran
 English phone task never sees Mandarin pinyin); ``field: text`` spells English transcripts in
 ``char32``. Scored with the token error rate (PER / CER), greedy decoding.
 
-Example:
-    >>> task = CTCTask("phones", {"frames": 768}, inventory="cmudict85")
-    >>> task.blank, task.encode(english_utt)[:3]
-    (85, [45, 53, 26])
-    >>> pred = task(enc_out)                  # {"log_probs": (N, T, 86), "lengths": (N,)}
+Example::
+
+    task = CTCTask("phones", {"frames": 768}, inventory="cmudict85")
+    task.blank, task.encode(english_utt)[:3]
+    # (85, [45, 53, 26])
+    pred = task(enc_out)                  # {"log_probs": (N, T, 86), "lengths": (N,)}
 """
 
 from __future__ import annotations

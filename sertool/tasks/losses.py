@@ -12,7 +12,8 @@ Every function returns None when no item carries a label, so the batch skips tha
 Example:
     >>> _ = torch.manual_seed(0)
     >>> logits, target = torch.randn(4, 3), torch.tensor([0, 2, IGNORE_INDEX, 1])
-    >>> torch.allclose(focal_loss(logits, target, gamma=0.0), F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX))
+    >>> ce = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
+    >>> torch.allclose(focal_loss(logits, target, gamma=0.0), ce)
     True
     >>> bool(focal_loss(logits, target, gamma=2.0) < focal_loss(logits, target))   # easy items weigh less
     True

@@ -5,12 +5,13 @@ A linear (or MLP) head on the ``pooled`` output predicts one score per utterance
 the label-ignore mechanism of :func:`~sertool.tasks.losses.ccc_loss`. Hypotheses and inference
 answers are clipped into ``[0, 4]``; scored with CCC and MSE (§3.1).
 
-Example:
-    >>> task = IntensityTask("intensity", {"pooled": 192})
-    >>> task.encode(utt_with_eis_2_5), task.encode(utt_without_eis)
-    (2.5, None)
-    >>> task(enc_out).shape
-    torch.Size([N])
+Example::
+
+    task = IntensityTask("intensity", {"pooled": 192})
+    task.encode(utt_with_eis_2_5), task.encode(utt_without_eis)
+    # (2.5, None)
+    task(enc_out).shape
+    # torch.Size([N])
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -44,7 +44,7 @@ from sertool.registry import Registry
 from sertool.schedules import staged
 
 #: Loss weighting methods by name (``weighting: NAME`` in YAML).
-WEIGHTINGS: Registry[type["Weighting"]] = Registry("loss weighting")
+WEIGHTINGS: Registry[type[Weighting]] = Registry("loss weighting")
 
 
 class Weighting(nn.Module):

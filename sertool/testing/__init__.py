@@ -5,5 +5,7 @@ downloaded:
 
 - :mod:`sertool.testing.audio`: synthetic signals, WAV files and a small WAV corpus with its manifest.
 - :mod:`sertool.testing.corpora`: reading back and checking the outputs of ``sertool prep``.
-- :mod:`sertool.testing.cli`: running the ``sertool`` command line in-process.
+- :mod:`sertool.testing.experiments`: tiny experiment configurations on those corpora.
+
+Running the command line in-process is :mod:`sertool.cli.testing` (only the CLI imports the CLI).
 """

@@ -8,7 +8,8 @@ Example:
     ...     out = Path(d)
     ...     _ = make_corpus(out, num_utts=4, speakers=2)      # utt0000, utt0002: s0; utt0001, utt0003: s1
     ...     write_folds(out / "folds.json", "leave-one-speaker-out",
-    ...                 [Fold("s0", ["synthetic/utt0001"], ["synthetic/utt0003"], ["synthetic/utt0000", "synthetic/utt0002"])])
+    ...                 [Fold("s0", ["synthetic/utt0001"], ["synthetic/utt0003"],
+    ...                       ["synthetic/utt0000", "synthetic/utt0002"])])
     ...     _ = (out / "summary.json").write_text(json.dumps({"kept": 4}))
     ...     utts, protocol, folds, summary = load_outputs(out)
     >>> len(utts), protocol, [f.name for f in folds], summary

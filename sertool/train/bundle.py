@@ -130,3 +130,20 @@ class Bundle:
     @property
     def main_task(self) -> str:
         return self.cfg.train.main_task
+
+    @property
+    def fold(self) -> str:
+        return str(self.raw["fold"])
+
+    @property
+    def epoch(self) -> int:
+        return int(self.raw["epoch"])
+
+    @property
+    def dev_ua(self) -> float:
+        """The dev UA of the kept epoch (NaN without a dev set)."""
+        return float(self.raw["dev_ua"])
+
+    @property
+    def train_speakers(self) -> list[str]:
+        return list(self.raw["train_speakers"])

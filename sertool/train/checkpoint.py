@@ -9,10 +9,11 @@ Both hold only tensors, numbers, strings, lists and dicts, so they load with
 inference needs: the resolved configuration, the feature extractor's spec, the normalisation
 statistics, each task's class names and the weights.
 
-Example:
-    >>> save_checkpoint(path, {"model": model.state_dict(), "epoch": 3})
-    >>> load_checkpoint(path)["epoch"]
-    3
+Example::
+
+    save_checkpoint(path, {"model": model.state_dict(), "epoch": 3})
+    load_checkpoint(path)["epoch"]
+    # 3
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ matches what the run continues from. TensorBoard gets each epoch's row once, and
 purges events written after its checkpoint. TensorBoard needs the ``tensorboard`` package; without
 it the CSV is still written and a one-line notice says how to get TensorBoard logs.
 
-Example:
-    >>> log = TrainLog(fold_dir, tensorboard=True)
-    >>> log.write([{"epoch": 1, "loss": 1.3, "weight_emotion": 1.0, "dev_ua": 0.41}])
-    >>> log.close()
+Example::
+
+    log = TrainLog(fold_dir, tensorboard=True)
+    log.write([{"epoch": 1, "loss": 1.3, "weight_emotion": 1.0, "dev_ua": 0.41}])
+    log.close()
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "t
         if checkpoint == "last":
             bundle.model.load_state_dict(load_checkpoint(d / "checkpoints" / "last.pt", device)["model"])
         scores = _score_fold(data, data.fold_index(name), bundle, split, device)
-        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": bundle.raw["epoch"],
+        scores.update({"fold": name, "split": split, "checkpoint": checkpoint, "epoch": bundle.epoch,
                        **flags, "leaking_speakers": data.leaking.get(name, 0)})
         atomic_write_json(d / "scores.json", scores)
         plot_confusion(scores["confusion"], scores["labels"], d / "confusion.png",

@@ -11,10 +11,11 @@ restored optimiser, scheduler, weighting and random states, reaches the weights 
 run reaches. Under ``torchrun`` the model is wrapped in DistributedDataParallel and each process
 trains on its share of every batch; only rank 0 writes files.
 
-Example:
-    >>> trainer = FoldTrainer(cfg, data, fold_index=0, fold_dir=exp / "fold-1", dist_info=init_distributed("cpu"))
-    >>> trainer.fit()          # rerunning resumes from fold-1/checkpoints/last.pt
-    {'epoch': 12, 'ua': 0.71}
+Example::
+
+    trainer = FoldTrainer(cfg, data, fold_index=0, fold_dir=exp / "fold-1", dist_info=init_distributed("cpu"))
+    trainer.fit()          # rerunning resumes from fold-1/checkpoints/last.pt
+    # {'epoch': 12, 'ua': 0.71}
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, predict, to_device
 from sertool.models.multitask import MultiTaskModel
 from sertool.schedules import lr_factor
+from sertool.stage import atomic_write_json
 from sertool.tasks import build_weighting, task_class
 from sertool.tasks.classification import ClassificationTask
-from sertool.stage import atomic_write_json
 from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
@@ -55,7 +56,6 @@ from sertool.train.logs import TrainLog
 from sertool.train.optim import OPTIMIZERS
 from sertool.train.sampling import EpochBatches
 from sertool.train.sources import ExperimentData, Item, Source, subsample
-
 
 LAST_META = "last.json"
 

@@ -6,12 +6,13 @@ helpers behind these fixtures live in :mod:`sertool.testing`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from sertool.testing import audio, cli as sertool_cli, corpora
+from sertool.testing import audio, corpora
+from sertool.testing import cli as sertool_cli
 
 
 @pytest.fixture

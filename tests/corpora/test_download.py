@@ -408,12 +408,13 @@ def test_crema_d_clips_are_format_checked(tmp_path, server, write_wav):
     corpus = tmp_path / "CREMA-D"
     (corpus / "AudioWAV").mkdir(parents=True)
     (corpus / "AudioWAV" / f"{names[2]}.wav").write_bytes(b"<html>")  # kept by an older version
-    for run in range(2):  # the second time, the same bad clips are fetched again
+    for _run in range(2):  # the second time, the same bad clips are fetched again
         notes = download_corpus("crema-d", corpus, mirror=server.url)
         assert notes == ["2 of 3 files failed verification and were not kept; run again to fetch them again "
                          f"(e.g. {names[0]}.wav: not a RIFF/WAVE file (an error page?))"]
         assert sorted(p.name for p in (corpus / "AudioWAV").iterdir()) == [f"{names[2]}.wav"]
-    with pytest.raises(SertoolError, match=rf"{names[1]}.wav: the RIFF header says .* \(truncated\?\) \(download removed"):
+    with pytest.raises(SertoolError,
+                       match=rf"{names[1]}.wav: the RIFF header says .* \(truncated\?\) \(download removed"):
         fetch(f"{server.url}/AudioWAV/{names[1]}.wav", corpus / "AudioWAV" / f"{names[1]}.wav")
     for n in names[:2]:  # the mirror recovers
         clips[n].write_bytes(good[n])

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from sertool.corpora.folder import (BUILT_IN, default_name, parse_intensity, parse_rating_range, prepare_folder,
-                                    resolve_inputs)
+from sertool.corpora.folder import (
+    BUILT_IN,
+    default_name,
+    parse_intensity,
+    parse_rating_range,
+    prepare_folder,
+    resolve_inputs,
+)
 from sertool.corpora.registry import CORPORA
 from sertool.errors import SertoolError
 

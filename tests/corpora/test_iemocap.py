@@ -44,7 +44,7 @@ def build_iemocap(root: Path, write_wav) -> Path:
         lines = [HEADER]
         for i, (utt, code, (v, a, d), _) in enumerate(utts):
             lines.append(f"[{i * 3:.4f} - {i * 3 + 2:.4f}]\t{utt}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]\n")
-            lines.append(f"C-E2:\tNeutral;\t()\nA-E1:\tval 3; act 2; dom  2;\t()\n\n")
+            lines.append("C-E2:\tNeutral;\t()\nA-E1:\tval 3; act 2; dom  2;\t()\n\n")
         (emo / f"{dialog}.txt").write_text("".join(lines))
         # Traps: a macOS resource fork and subfolders whose files would add utterances if read.
         (emo / f"._{dialog}.txt").write_bytes(b"\x00\x05\x16\x07Mac OS X        \x00\x02[0.0 - 1.0]\tjunk")

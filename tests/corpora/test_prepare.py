@@ -23,7 +23,7 @@ CALLS: list[dict] = []
 def prepare_toy(corpus_dir: Path, out_dir: Path, protocol: str = "speaker-kfold", k: int = 5, seed: int = 0,
                 repeats: int = 1, jobs: int = 1) -> PrepReport:
     """A new corpus: RAVDESS file names under another name."""
-    CALLS.append(dict(corpus_dir=corpus_dir, protocol=protocol, k=k, seed=seed, jobs=jobs))
+    CALLS.append({"corpus_dir": corpus_dir, "protocol": protocol, "k": k, "seed": seed, "jobs": jobs})
     return prepare_ravdess(corpus_dir, out_dir, k=k, seed=seed, repeats=repeats, jobs=jobs)
 
 
@@ -53,7 +53,7 @@ def test_a_new_corpus_needs_one_registration(toy, tmp_path, write_wav, capsys):
     report = prepare_corpus(toy, corpus, tmp_path / "out", jobs=2)
     assert report.kept == 12 and (tmp_path / "out/.done").is_file()
     # The spec's defaults fill in what the caller leaves out.
-    assert CALLS == [dict(corpus_dir=corpus.resolve(), protocol="stratified-kfold", k=2, seed=0, jobs=2)]
+    assert CALLS == [{"corpus_dir": corpus.resolve(), "protocol": "stratified-kfold", "k": 2, "seed": 0, "jobs": 2}]
     assert "kept 12 utterances" in capsys.readouterr().err
 
     with pytest.raises(SertoolError, match="protocol 'leave-one-session-out' does not apply to toy"):
@@ -112,7 +112,7 @@ def test_skip_force_and_fingerprint(tmp_path, write_wav, capsys):
 
 def test_folder_label_csv_outside_the_corpus(tmp_path, write_wav, capsys):
     corpus = tmp_path / "calls"
-    for i, spk in enumerate(("a", "a", "b", "b", "c", "c")):
+    for i, _spk in enumerate(("a", "a", "b", "b", "c", "c")):
         write_wav(corpus / f"{i}.wav")
     labels = tmp_path / "labels.csv"
     labels.write_text("path,emotion,speaker\n" + "".join(f"{i}.wav,{e},{s}\n" for i, (e, s) in enumerate(

@@ -9,10 +9,10 @@ from sertool.errors import SertoolError
 
 
 def make_utt(**kw) -> Utterance:
-    base = dict(id="demo/a1", corpus="demo", audio="/abs/a1.wav", duration=1.5, sample_rate=16000,
-                speaker="demo/s1", gender="F", language="en", session=None, style="acted",
-                text="hello", phones=["HH", "AH0", "L", "OW1"], emotion="angry", emotion_raw="ANG",
-                intensity="high", esc="anger", eis=3.5)
+    base = {"id": "demo/a1", "corpus": "demo", "audio": "/abs/a1.wav", "duration": 1.5, "sample_rate": 16000,
+                "speaker": "demo/s1", "gender": "F", "language": "en", "session": None, "style": "acted",
+                "text": "hello", "phones": ["HH", "AH0", "L", "OW1"], "emotion": "angry", "emotion_raw": "ANG",
+                "intensity": "high", "esc": "anger", "eis": 3.5}
     base.update(kw)
     return Utterance(**base)
 

@@ -68,7 +68,7 @@ def test_augment_tags_are_deterministic_and_named():
 
 def test_each_effect_within_paper_ranges():
     wave = harmonic_tone(180.0, 1.0)
-    only = dict(speed_prob=0.0, pitch_shift_prob=0.0, reverb_prob=0.0, noise_prob=0.0)
+    only = {"speed_prob": 0.0, "pitch_shift_prob": 0.0, "reverb_prob": 0.0, "noise_prob": 0.0}
     speed = Augmenter(AugmentConfig(copies=1, **{**only, "speed_prob": 1.0})).copies("u/1", wave, 16000)[0]
     rate = float(speed[0].removeprefix("speed"))
     assert 0.8 <= rate <= 1.3 and abs(speed[1].size - wave.size / rate) < 600

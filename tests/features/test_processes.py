@@ -7,20 +7,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from typer.testing import CliRunner
-
-sys.path.insert(0, str(Path(__file__).parent))  # the shared generators (tests use --import-mode=importlib)
-from features_fixtures import make_corpus  # noqa: E402
 
 import sertool  # noqa: E402
 from sertool.cli.main import app  # noqa: E402
 from sertool.features.pipeline import extract_features  # noqa: E402
 from sertool.features.storage import FeatureReader  # noqa: E402
 from sertool.stage import LOCK_NAME  # noqa: E402
+from sertool.testing.audio import make_corpus  # noqa: E402
 
 # The CLI subprocesses run this checkout's sertool, whatever an installed copy points at.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(

@@ -10,13 +10,11 @@ Features: ``feats/fbank`` (80-d, 10 ms) and ``feats/logmel`` (384-d, 25 ms) for 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
-from train_fixtures import invoke  # noqa: E402
+from sertool.cli.testing import invoke  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
-from train_fixtures import invoke, tiny_config, write_config  # noqa: E402
-
 from sertool.cli.main import app  # noqa: E402
+from sertool.cli.testing import invoke  # noqa: E402
+from sertool.testing.experiments import tiny_config, write_config  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402
 from sertool.train.sources import load_experiment_data  # noqa: E402
@@ -50,13 +48,14 @@ def test_train_log_has_losses_weights_and_dev_metrics_per_epoch(experiment):
 
 
 def test_eval_reports_aux_task_metrics(experiment):
-    out = invoke("eval", experiment["exp"])
-    assert "evaluation" in out
+    out = invoke("eval", experiment["exp"], "--partial")  # one fold of four trained
+    assert "evaluation" in out and "PARTIAL" in out
     scores = json.loads((experiment["exp"] / "fold-1" / "scores.json").read_text())
     assert set(scores["aux"]) == {"intensity_ccc", "intensity_mse", "phones_per", "gender_acc"}
     assert scores["aux"]["intensity_mse"] >= 0 and scores["aux"]["phones_per"] >= 0
     summary = json.loads((experiment["exp"] / "scores.json").read_text())
     assert "intensity_ccc" in summary["mean"]
+    assert summary["complete"] is False and set(summary["missing_folds"]) == {"2", "3", "4"}
 
 
 def test_infer_prints_intensity(experiment, corpus):

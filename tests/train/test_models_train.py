@@ -3,17 +3,14 @@ tasks its paper uses, and its training loss falls."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
-from train_fixtures import tiny_config  # noqa: E402
-
 from sertool.evaluation.predict import predict  # noqa: E402
+from sertool.testing.experiments import tiny_config  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402
 from sertool.train.sources import load_experiment_data  # noqa: E402

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
 
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (tests use --import-mode=importlib)
-from train_fixtures import tiny_config  # noqa: E402
 
 from sertool.data.folds import Fold, write_folds  # noqa: E402
 from sertool.errors import SertoolError  # noqa: E402
 from sertool.models.multitask import MultiTaskModel  # noqa: E402
+from sertool.testing.experiments import tiny_config  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.data import UtteranceDataset  # noqa: E402
 from sertool.train.inputs import ModelInputs  # noqa: E402

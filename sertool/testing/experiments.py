@@ -1,4 +1,4 @@
-"""Helpers shared by the training tests (imported by path: the tests use --import-mode=importlib)."""
+"""Tiny experiment configurations for tests and examples (a narrow model, one epoch, one thread)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from typer.testing import CliRunner
-
-from sertool.cli.main import app
-
-
-def invoke(*args: Any) -> str:
-    """Run a ``sertool`` command in-process; fail the test with its output if it fails."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def tiny_config(corpus: dict[str, Path], **sections: Any) -> dict[str, Any]:
@@ -38,5 +28,6 @@ def tiny_config(corpus: dict[str, Path], **sections: Any) -> dict[str, Any]:
 
 
 def write_config(path: Path, conf: dict[str, Any]) -> Path:
+    """``conf`` as a YAML file at ``path``."""
     path.write_text(yaml.safe_dump(conf))
     return path

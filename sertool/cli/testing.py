@@ -1,4 +1,6 @@
-"""Running the ``sertool`` command line in-process, as a user would type it.
+"""Running the ``sertool`` command line in-process, as a user would type it (for tests and examples).
+
+It lives in the CLI package, the one layer allowed to import the CLI.
 
 Example:
     >>> result = run_cli("--help")
@@ -28,3 +30,10 @@ def run_cli(*args: object) -> CliResult:
 
     result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
     return CliResult(result.exit_code, " ".join(result.output.split()), result.output)
+
+
+def invoke(*args: object) -> str:
+    """Run ``sertool ARGS...`` in-process and return its output; an AssertionError with the output if it fails."""
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.raw
+    return result.raw
