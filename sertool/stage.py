@@ -273,6 +273,38 @@ class StageMarker:
         self.release()
 
 
+def require_writable_dir(path: str | Path, what: str = "output directory") -> Path:
+    """Create ``path`` if needed and prove it writable with a probe file, or raise a one-line error.
+
+    Stages call it before their slow part (probing a corpus's audio, extracting features), so an
+    output under a file, on a read-only mount or without permission fails in a second rather
+    than after the work, and with a message instead of a traceback.
+
+    Example::
+
+        require_writable_dir("data/seqd")         # Path('data/seqd'), created if missing
+        require_writable_dir("/proc/seqd")        # SertoolError: cannot create output directory ...
+    """
+    from sertool.errors import SertoolError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SertoolError(f"{what} {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocking} is a file" if blocking is not None else e.strerror or str(e)
+        raise SertoolError(f"cannot create {what} {path}: {reason}") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise SertoolError(f"cannot write to {what} {path}: {e.strerror or e}") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; rename it to ``path`` on success.

@@ -1,12 +1,13 @@
-"""Audio reading: any rate and channel count, resampled and down-mixed; clear errors."""
+"""Audio reading: any rate and channel count, resampled and down-mixed; clear errors; truncated WAVs."""
 
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from sertool.audio import read_audio
+from sertool.audio import audio_info, check_truncated, read_audio
 from sertool.errors import SertoolError
 
 
@@ -45,3 +46,52 @@ def test_samples_are_libsndfiles_floats(tmp_path: Path, fmt: str, subtype: str):
     reference, _ = sf.read(path, dtype="float32", always_2d=True)
     assert sr == 16000 and wave.dtype == np.float32
     np.testing.assert_array_equal(wave, reference.mean(axis=1))
+
+
+def test_a_directory_is_named_as_such(tmp_path: Path):
+    folder = tmp_path / "clip.wav"
+    folder.mkdir()
+    for read in (read_audio, audio_info):
+        with pytest.raises(SertoolError, match=r"clip.wav is a directory, not an audio file$"):
+            read(folder)
+
+
+def write_tone(path: Path, seconds: float = 1.0, fmt: str = "WAV") -> Path:
+    sf.write(path, 0.1 * np.sin(np.arange(int(16000 * seconds)) / 10), 16000, subtype="PCM_16", format=fmt)
+    return path
+
+
+def cut(path: Path, nbytes: int, name: str) -> Path:
+    """A copy of ``path`` without its last ``nbytes`` bytes."""
+    out = path.with_name(name)
+    out.write_bytes(path.read_bytes()[:-nbytes])
+    return out
+
+
+def test_truncated_wav_is_told_from_its_header(tmp_path: Path):
+    whole = write_tone(tmp_path / "whole.wav")
+    short = cut(whole, 20000, "short.wav")  # 1 s promised, 0.375 s present
+    assert check_truncated(whole) is None
+    assert check_truncated(short) == (
+        "header promises 32000 bytes of samples (1.00 s), the file holds 12000 (0.38 s)")
+    # what the check exists for: libsndfile itself reports the shortened file without complaint
+    assert audio_info(short) == (pytest.approx(0.375), 16000)
+    assert check_truncated(cut(whole, whole.stat().st_size - 20, "header.wav")) == (
+        "the file ends before its data chunk")
+
+
+def test_truncation_check_leaves_other_files_alone(tmp_path: Path):
+    assert check_truncated(write_tone(tmp_path / "a.flac", fmt="FLAC")) is None  # not a WAV
+    assert check_truncated(tmp_path / "missing.wav") is None  # the readers report those
+    (tmp_path / "junk.wav").write_bytes(b"garbage" * 10)
+    assert check_truncated(tmp_path / "junk.wav") is None
+    # a streaming writer cannot seek back to fill in the sizes: 0 means unknown, not truncated
+    raw = bytearray(write_tone(tmp_path / "stream.wav").read_bytes())
+    data = raw.index(b"data")
+    raw[data + 4:data + 8] = struct.pack("<I", 0)
+    (tmp_path / "stream.wav").write_bytes(bytes(raw))
+    assert check_truncated(tmp_path / "stream.wav") is None
+    # RF64 keeps its data size in the ds64 chunk
+    rf64 = write_tone(tmp_path / "long.wav", fmt="RF64")
+    assert rf64.read_bytes()[:4] == b"RF64" and check_truncated(rf64) is None
+    assert check_truncated(cut(rf64, 1000, "long_cut.wav")).startswith("header promises 32000 bytes")

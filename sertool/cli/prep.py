@@ -214,6 +214,9 @@ def folder(
     language: Annotated[str, typer.Option("--language", help="ISO 639-1 code for rows without one.")] = "en",
     rating_range: Annotated[Optional[str], typer.Option(
         "--rating-range", help="LOW,HIGH of numeric intensities, rescaled onto [1, 4] (e.g. 1,5).")] = None,
+    encoding: Annotated[Optional[str], typer.Option(
+        "--encoding", help="The CSV's encoding, e.g. cp1252 or gb18030 (default: UTF-8, or UTF-16 by its "
+        "byte-order mark).")] = None,
     protocol: Protocol = corpus_spec("folder").default_protocol,
     folds: NumFolds = corpus_spec("folder").default_folds,
     repeats: Repeats = 1,
@@ -226,4 +229,6 @@ def folder(
 
     opts = dict(csv_path=csv_path, name=name or default_name(corpus_dir), style=style, language=language,
                 rating_range=parse_rating_range(rating_range), protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    if encoding is not None:  # only when named: outputs prepared without it keep their .done marker
+        opts["encoding"] = encoding
     prepare_corpus("folder", corpus_dir, out_dir, force=force, jobs=jobs, **opts)

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from sertool.corpora.common import PrepReport
-from sertool.corpora.scan import PrepLog, check_protocol, finish, probe_audio, read_lines, require_dir, visible
+from sertool.corpora.scan import PrepLog, check_protocol, finish, probe_audio, read_table_text, require_dir, visible
 from sertool.data.labels import canonical_emotion, eis_from_level, unify
 from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
@@ -72,16 +72,21 @@ def read_demographics(path: Path) -> dict[str, str]:
 
         read_demographics(Path("CREMA-D/VideoDemographics.csv"))["1001"]   # 'M'
     """
-    rows = csv.DictReader(io.StringIO("\n".join(read_lines(path))))
-    fields = {name.strip().lower(): name for name in rows.fieldnames or ()}
-    if "actorid" not in fields or "sex" not in fields:
-        raise SertoolError(f"{path}: expected columns ActorID and Sex, found {', '.join(fields.values())}")
+    # the release's file is ASCII: a byte that is not UTF-8 means another file, not a guessable encoding
+    text = read_table_text(path, hint="the release's VideoDemographics.csv is UTF-8 (ASCII); re-save it as UTF-8")
+    rows = csv.DictReader(io.StringIO(text, newline=""))
     genders = {}
-    for row in rows:
-        sex = (row[fields["sex"]] or "").strip().lower()
-        actor = (row[fields["actorid"]] or "").strip()
-        if actor and sex in ("male", "female", "m", "f"):
-            genders[actor] = "M" if sex.startswith("m") else "F"
+    try:
+        fields = {name.strip().lower(): name for name in rows.fieldnames or ()}
+        if "actorid" not in fields or "sex" not in fields:
+            raise SertoolError(f"{path}: expected columns ActorID and Sex, found {', '.join(fields.values())}")
+        for row in rows:
+            sex = (row[fields["sex"]] or "").strip().lower()
+            actor = (row[fields["actorid"]] or "").strip()
+            if actor and sex in ("male", "female", "m", "f"):
+                genders[actor] = "M" if sex.startswith("m") else "F"
+    except csv.Error as e:
+        raise SertoolError(f"{path.name} line {rows.line_num}: not a CSV row ({e})") from None
     return genders
 
 

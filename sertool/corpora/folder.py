@@ -9,14 +9,24 @@ keep their SEQM category; their canonical emotion is ``other``); an empty emotio
 utterance unlabelled. Intensities are ``low/medium/high`` (MsUD 1.5/2.5/3.5), ``normal/strong``
 (2/3), or numbers rescaled onto [1, 4] from ``rating_range``.
 
+The CSV is UTF-8 (with or without a byte-order mark), UTF-16 by its byte-order mark, or in the
+``encoding`` named; a line that does not decode is an error naming it, never a guess. What the
+CSV leaves unclear is reported, not resolved in silence: a row without a speaker (left out for
+speaker-independent folds, kept as speaker ``unknown`` otherwise), a file listed twice with
+different emotions (left out: neither label can be trusted; a repeat with the same emotion, or an
+empty one, is counted as listed twice and the first row kept) and files whose paths differ only
+in their extension (``x.wav`` and ``x.flac``: both kept, their ids keep the extension).
+
 Example (``labels.csv``)::
 
     path,emotion,intensity,speaker,gender,text,language
     spk01/angry_001.wav,anger,high,spk01,F,我真的受够了,zh
     spk01/trust_004.wav,trust,low,spk01,F,交给你我放心,zh
 
-    >>> report = prepare_folder("corpora/seqd", "data/seqd", csv_path="corpora/seqd/labels.csv",
-    ...                         name="seqd", style="acted")
+Preparing it::
+
+    report = prepare_folder("corpora/seqd", "data/seqd", csv_path="corpora/seqd/labels.csv",
+                            name="seqd", style="acted", encoding=None)
 """
 
 from __future__ import annotations
@@ -24,16 +34,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from sertool.corpora.common import PrepReport
 from sertool.corpora.registry import BUILT_IN as REGISTERED
-from sertool.corpora.scan import PrepLog, check_protocol, finish, probe_audio, read_lines, require_dir
+from sertool.corpora.scan import PrepLog, check_protocol, finish, probe_audio, read_table_text, require_dir
 from sertool.data.folds import PROTOCOLS as ALL_PROTOCOLS
 from sertool.data.labels import canonical_emotion, eis_from_level, eis_from_rating, esc_of_label, unify
 from sertool.data.manifest import SPLITS, STYLES, Utterance
 from sertool.errors import SertoolError
+from sertool.stage import require_writable_dir
 
 PROTOCOLS = tuple(p for p in ALL_PROTOCOLS if p != "casia-10fold")
 DEFAULT_PROTOCOL = "speaker-kfold"
@@ -48,6 +60,8 @@ GENDERS = {"f": "F", "female": "F", "m": "M", "male": "M"}
 BUILT_IN = tuple(name for name in REGISTERED if name != "folder")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 UNKNOWN_SPEAKER = "unknown"
+# Protocols whose folds do not depend on who speaks: rows without a speaker can stay.
+SPEAKERLESS_PROTOCOLS = ("stratified-kfold", "corpus-split")
 
 
 def parse_rating_range(text: str | None) -> tuple[float, float] | None:
@@ -158,17 +172,80 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def _read_csv(path: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """Rows (keyed by lower-cased column) and the column names present."""
+def _read_csv(path: Path, encoding: str | None = None) -> tuple[list[tuple[int, dict[str, str]]], dict[str, str]]:
+    """``(line number, row keyed by lower-cased column)`` of every row, and the column names present.
+
+    Line numbers are the file's (a quoted cell may span lines), so reports point at the right line.
+    """
+    if path.is_dir():
+        raise SertoolError(f"label CSV {path} is a directory, not a file")
     if not path.is_file():
         raise SertoolError(f"label CSV not found: {path}")
-    reader = csv.DictReader(io.StringIO("\n".join(read_lines(path))))
-    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise SertoolError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'none'})")
-    rows = [{key: (row.get(col) or "").strip() for key, col in columns.items()} for row in reader]
+    reader = csv.DictReader(io.StringIO(read_table_text(path, encoding), newline=""))
+    try:
+        columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise SertoolError(f"{path}: missing column(s) {', '.join(missing)} "
+                               f"(found: {', '.join(columns) or 'none'})")
+        rows = []
+        for row in reader:
+            # the reader stands at the row's last line; a quoted cell may have spanned several
+            breaks = sum(len(re.findall(r"\r\n|\r|\n", v)) for v in row.values() if isinstance(v, str))
+            rows.append((reader.line_num - breaks,
+                         {key: (row.get(col) or "").strip() for key, col in columns.items()}))
+    except csv.Error as e:
+        raise SertoolError(f"{path.name} line {reader.line_num}: not a CSV row ({e})") from None
     return rows, columns
+
+
+def _emotion_key(raw: str) -> tuple[str | None, str | None] | str:
+    """What two rows must share to give a file the same emotion: canonical emotion and SEQM category
+    (``anger`` and ``angry`` agree; ``trust`` and ``anticipation``, both ``other``, do not)."""
+    try:
+        return canonical_emotion(raw), esc_of_label(raw)
+    except SertoolError:  # an unknown label: reported later, compared as written
+        return raw.lower()
+
+
+def _native(audio: Path, root: Path, suffix: bool = False) -> str:
+    """The id of ``audio`` within the corpus: its path under ``root`` (its name when outside),
+    without the extension unless ``suffix``."""
+    try:
+        rel = audio.relative_to(root)
+    except ValueError:  # absolute path outside the corpus directory
+        rel = Path(audio.name)
+    return (rel if suffix else rel.with_suffix("")).as_posix()
+
+
+def unique_ids(paths: list[Path], root: Path) -> tuple[dict[Path, str], list[Path]]:
+    """Corpus-local ids of ``paths``, unique, and the paths that needed their extension to be.
+
+    An id is the path under ``root`` without extension; files whose ids would clash (``x.wav``
+    and ``x.flac``, or same-named files outside ``root``) keep their extension instead, and a clash
+    still left gets ``~2``, ``~3`` in path order. Ids depend only on the paths listed, never on
+    row order or on which files turn out readable.
+
+    Example::
+
+        unique_ids([root / "a/x.wav", root / "b/x.wav", root / "y.wav", root / "y.flac"], root)
+        # ({.../a/x.wav: 'a/x', .../b/x.wav: 'b/x', .../y.wav: 'y.wav', .../y.flac: 'y.flac'},
+        #  [.../y.flac, .../y.wav])
+    """
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        groups[_native(path, root)].append(path)
+    ids = {ps[0]: native for native, ps in groups.items() if len(ps) == 1}
+    taken = set(ids.values())
+    clashing = sorted(p for ps in groups.values() if len(ps) > 1 for p in ps)
+    for path in clashing:
+        native = candidate = _native(path, root, suffix=True)
+        n = 2
+        while candidate in taken:
+            candidate, n = f"{native}~{n}", n + 1
+        taken.add(candidate)
+        ids[path] = candidate
+    return ids, clashing
 
 
 def prepare_folder(
@@ -184,8 +261,14 @@ def prepare_folder(
     seed: int = 0,
     repeats: int = 1,
     jobs: int = 1,
+    encoding: str | None = None,
 ) -> PrepReport:
-    """Prepare the files listed in ``csv_path`` (default ``corpus_dir/labels.csv``) as corpus ``name``."""
+    """Prepare the files listed in ``csv_path`` (default ``corpus_dir/labels.csv``) as corpus ``name``.
+
+    ``encoding`` names the CSV's encoding (default: UTF-8, or UTF-16 by its byte-order mark).
+    Every row is either kept or counted under a skip reason; ``out_dir`` is checked writable
+    before any audio is probed.
+    """
     check_protocol(protocol, PROTOCOLS, name)
     if not _NAME.match(name) or name in BUILT_IN:
         raise SertoolError(f"corpus name {name!r} must be lower-case letters, digits, '.', '_' or '-', "
@@ -196,27 +279,48 @@ def prepare_folder(
         raise SertoolError(f"language must be an ISO 639-1 code such as en or zh, got {language!r}")
     root = require_dir(Path(corpus_dir), LAYOUT)
     csv_file = Path(csv_path) if csv_path is not None else root / "labels.csv"
-    rows, columns = _read_csv(csv_file)
-    if "speaker" not in columns and protocol not in ("stratified-kfold", "corpus-split"):
+    rows, columns = _read_csv(csv_file, encoding)
+    needs_speakers = protocol not in SPEAKERLESS_PROTOCOLS
+    if "speaker" not in columns and needs_speakers:
         raise SertoolError(f"{csv_file.name} has no speaker column: speaker-independent folds need one "
                            "(add it, or choose --protocol stratified-kfold)")
+    require_writable_dir(out_dir)  # fail in a second, not after probing every file
     log = PrepLog()
     ignored = [c for c in columns if c not in REQUIRED + OPTIONAL]
     if ignored:
         log.warn(f"{csv_file.name}: column(s) not used: {', '.join(ignored)}")
-    found: list[tuple[Path, dict[str, str], int]] = []
-    seen: set[Path] = set()
-    for lineno, row in enumerate(rows, 2):  # line 1 is the header
-        where = f"{csv_file.name}:{lineno}"
+
+    # rows by the file they name (a file may be listed under several spellings of its path)
+    listed: dict[Path, list[tuple[int, dict[str, str]]]] = {}
+    for lineno, row in rows:
         if not row["path"]:
-            log.skip("row without a path", where)
+            log.skip("row without a path", f"{csv_file.name}:{lineno}")
             continue
         audio = Path(row["path"])
-        audio = (audio if audio.is_absolute() else root / audio).resolve()
-        if audio in seen:
-            log.skip("audio listed twice", where)
+        listed.setdefault((audio if audio.is_absolute() else root / audio).resolve(), []).append((lineno, row))
+    ids, clashing = unique_ids(list(listed), root)
+    for audio in clashing:
+        log.note("audio files sharing a path without extension (kept; their ids keep the extension)",
+                 ids[audio])
+
+    found: list[tuple[Path, dict[str, str], int]] = []
+    for audio, entries in listed.items():
+        lineno, row = entries[0]
+        where = f"{csv_file.name}:{lineno}"
+        emotions = {_emotion_key(r["emotion"]): r["emotion"] for _, r in entries if r["emotion"]}
+        if len(emotions) > 1:
+            # which row is right cannot be told: keeping either would train on a label in doubt
+            lines = ",".join(str(n) for n, _ in entries)
+            log.skip("audio listed with conflicting emotions (left out)",
+                     f"{csv_file.name}:{lines} ({' vs '.join(emotions.values())})", n=len(entries))
             continue
-        seen.add(audio)
+        for n, _ in entries[1:]:
+            log.skip("audio listed twice", f"{csv_file.name}:{n}")
+        if "speaker" in columns and not row["speaker"]:
+            if needs_speakers:
+                log.skip("row without a speaker (speaker-independent folds need one)", where)
+                continue
+            log.note(f"rows without a speaker (kept as speaker {UNKNOWN_SPEAKER!r})", where)
         found.append((audio, row, lineno))
 
     utts = []
@@ -230,14 +334,10 @@ def prepare_folder(
         except _BadRow as e:
             log.skip(e.reason, f"{where} ({e.value!r})")
             continue
-        try:
-            native = audio.relative_to(root).with_suffix("").as_posix()
-        except ValueError:  # absolute path outside the corpus directory
-            native = audio.with_suffix("").name
         speaker = row.get("speaker") or UNKNOWN_SPEAKER
         utts.append(
             Utterance(
-                id=f"{name}/{native}",
+                id=f"{name}/{ids[audio]}",
                 corpus=name,
                 audio=str(audio),
                 duration=info[0],

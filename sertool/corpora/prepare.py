@@ -27,7 +27,7 @@ from sertool.console import console
 from sertool.corpora.common import PrepReport
 from sertool.corpora.registry import corpus_spec
 from sertool.errors import SertoolError
-from sertool.stage import StageMarker
+from sertool.stage import StageMarker, require_writable_dir
 
 # Above this many speakers the printed summary points at summary.json instead of listing them.
 MAX_LISTED_SPEAKERS = 40
@@ -80,6 +80,7 @@ def run_prep(out_dir: Path, settings: dict[str, Any], prepare: Callable[[], Prep
     if marker.is_done() and not force:
         console.print(f"prep: {out_dir} is up to date (use --force to redo)")
         return PrepReport.load(out_dir)
+    require_writable_dir(out_dir)  # before the preparer probes a whole corpus's audio
     marker.clear()
     report = prepare()
     marker.mark_done(kept=report.kept)

@@ -11,14 +11,16 @@ Example::
     log, paths = PrepLog(), [Path("a.wav"), Path("b.wav")]
     infos = probe_audio(paths, jobs=1)
     for path, info in zip(paths, infos):
-        if isinstance(info, str):          # "empty audio file", "unreadable audio file", ...
+        if isinstance(info, str):          # "empty audio file", "truncated audio file (...)", ...
             log.skip(info, path.name)
     report = finish(out_dir, "ravdess", utts, log, protocol="speaker-kfold", k=5, seed=0)
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -32,7 +34,7 @@ from sertool.errors import SertoolError
 from sertool.stage import atomic_write_json
 
 # Bumped when a preparer's output changes for the same input, so `.done` markers go stale.
-PREP_VERSION = 1
+PREP_VERSION = 2  # 2: truncated WAVs skipped; folder ids and speakers checked
 # How many example items each skip reason or note keeps for the report.
 EXAMPLES = 5
 # Below this many files a process pool costs more than it saves.
@@ -40,6 +42,8 @@ MIN_PARALLEL = 512
 # Peak (in 16-bit steps) at or below which a file counts as having no signal: digital silence
 # or dither, never speech.
 SILENCE_PEAK = 2
+# The skip reason of a WAV whose header promises more samples than the file holds.
+TRUNCATED = "truncated audio file (header promises more samples than the file holds)"
 
 
 @dataclass
@@ -126,6 +130,83 @@ def read_lines(path: Path, encodings: Sequence[str] = ("utf-8-sig", "cp1252")) -
     raise SertoolError(f"cannot decode {path} as {' or '.join(encodings)}")
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What a user can do about a label file that does not decode (the folder corpus's own option).
+ENCODING_HINT = "name the file's encoding with --encoding"
+# Byte-order marks, longest first: UTF-32's little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
+def _text_codec(encoding: str) -> str:
+    """The codec name of ``encoding``, or a one-line error for a name Python does not know as text."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise SertoolError(f"unknown encoding {encoding!r} (e.g. utf-8, utf-16, cp1252, gb18030)") from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, rot13, ...: bytes-to-bytes codecs
+        raise SertoolError(f"{encoding!r} is not a text encoding")
+    return info.name
+
+
+def _undecodable(path: Path, raw: bytes, codec: str, label: str, e: UnicodeDecodeError, hint: str) -> SertoolError:
+    """The error naming the line and column (in characters) where ``raw`` stops decoding."""
+    before = raw[: e.start].decode(codec, errors="replace")
+    # line breaks as csv and editors count them (str.splitlines would also split at \x0c, U+2028, ...)
+    lines = _LINE_BREAK.split(before)
+    line, column = len(lines), len(lines[-1]) + 1
+    if line == 1:
+        column -= before.startswith("\ufeff")  # a byte-order mark is not a column
+    bad = raw[e.start:e.end]
+    what = f"byte 0x{bad[0]:02x}" if len(bad) == 1 else "bytes " + " ".join(f"0x{b:02x}" for b in bad)
+    return SertoolError(f"{path.name} line {line} is not valid {label} ({what} at column {column}); {hint}")
+
+
+def read_table_text(path: Path, encoding: str | None = None, hint: str = ENCODING_HINT) -> str:
+    """The text of a label table (CSV), decoded strictly: never guessed into another encoding.
+
+    Without ``encoding`` the file is UTF-8 (with or without a byte-order mark), or UTF-16/UTF-32
+    when its byte-order mark says so; with ``encoding`` it is decoded as named (a leading
+    byte-order mark is dropped). A byte that does not decode is a one-line
+    :class:`SertoolError` naming the line, the byte and its column, then ``hint``: re-reading a
+    whole file as cp1252 would turn every non-Latin label into mojibake without a word.
+
+    Example::
+
+        rows = csv.DictReader(io.StringIO(read_table_text(Path("labels.csv")), newline=""))
+        read_table_text(Path("calls.csv"))            # cp1252 bytes in a file read as UTF-8:
+        # SertoolError: calls.csv line 17 is not valid UTF-8 (byte 0xe9 at column 12); name the ...
+        read_table_text(Path("calls.csv"), encoding="cp1252").splitlines()[16]  # 'call016.wav,colère,3,a0'
+    """
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise SertoolError(f"{path} is a directory, not a label file") from None
+    except OSError as e:
+        raise SertoolError(f"cannot read {path}: {e.strerror}") from None
+    if encoding is not None:
+        codec, label = _text_codec(encoding), encoding
+    else:
+        codec, label = next(((c, lab) for bom, c, lab in _BOMS if raw.startswith(bom)), ("utf-8", "UTF-8"))
+        if codec == "utf-8":
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+            if b"\0" in raw:
+                # a text table never holds NUL bytes; UTF-16 without its byte-order mark is full of them
+                line = len(_LINE_BREAK.split(raw[: raw.index(b"\0")].decode(codec, errors="replace")))
+                raise SertoolError(f"{path.name} line {line} holds NUL bytes (UTF-16 without a byte-order "
+                                   f"mark?); {hint}")
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as e:
+        raise _undecodable(path, raw, codec, label, e, hint) from None
+    return text.removeprefix("\ufeff")
+
+
 def check_protocol(protocol: str, allowed: Sequence[str], corpus: str) -> None:
     """Fail before any work when ``protocol`` is unknown or makes no sense for ``corpus``."""
     if protocol not in PROTOCOLS:
@@ -152,10 +233,12 @@ def _has_signal(path: str) -> bool:
 
 def _probe_one(job: tuple[str, bool]) -> tuple[float, int] | str:
     """(duration, sample rate) of one file, or why it cannot be used."""
-    from sertool.audio import audio_info
+    from sertool.audio import audio_info, check_truncated
 
     path, check_signal = job
     try:
+        if os.path.isdir(path):
+            return "a directory, not an audio file"
         if os.path.getsize(path) == 0:
             return "empty audio file"
         duration, sample_rate = audio_info(path)
@@ -165,6 +248,10 @@ def _probe_one(job: tuple[str, bool]) -> tuple[float, int] | str:
         return "unreadable audio file"
     if duration <= 0:
         return "empty audio file"
+    # libsndfile opens a WAV cut short and reports the frames present: its label would describe
+    # audio that is not there, so it is skipped like an unreadable file, under its own reason.
+    if check_truncated(path) is not None:
+        return TRUNCATED
     if check_signal:
         try:
             if not _has_signal(path):
@@ -179,8 +266,9 @@ def probe_audio(
 ) -> list[tuple[float, int] | str]:
     """Header facts of every file, in order: ``(duration, sample_rate)`` or a skip reason.
 
-    Only the header is read (soundfile), except with ``check_signal``, which reads blocks until
-    one is louder than digital silence. ``jobs`` > 1 spreads large lists over processes.
+    Only the header is read (soundfile's, and a WAV's chunk sizes, which tell a truncated file),
+    except with ``check_signal``, which reads blocks until one is louder than digital silence.
+    ``jobs`` > 1 spreads large lists over processes.
 
     Example:
         >>> import tempfile

@@ -10,8 +10,9 @@ on ``OUT_DIR`` and on every directory it writes, and a second run into any of th
 
 Utterances go to shards in fixed-size chunks (``shard_size``, default 100) in manifest order,
 so shard contents never depend on ``--jobs``; each shard is one job (one writer) for a worker
-process. Finished shards are skipped on rerun, so a killed run resumes where it stopped;
-``--force`` redoes everything. Extractors needing speaker statistics (``pitch``) first write
+process. Finished shards are skipped on rerun, so a killed run resumes where it stopped (its
+summary counts the shards written in this run and those kept from before); ``--force`` redoes
+everything. Extractors needing speaker statistics (``pitch``) first write
 their first-pass matrices to ``<dir>/.stage/``, pool the statistics per speaker into
 ``<dir>/speaker_f0.json``, then write the final shards.
 
@@ -128,19 +129,56 @@ def finish_target(t: Target, num_shards: int, manifests: list[Path]) -> dict[str
     return info
 
 
-def summary_table(infos: list[dict[str, Any]], wall: float, audio_seconds: float, skipped: list[str]) -> Table:
-    """The printable summary of a run: one row per feature directory."""
+def shards_written(extract_jobs: list[ShardJob], finalize_jobs: list[ShardJob]) -> dict[str, int]:
+    """Final shards each target got in this run, from the jobs that ran (all of them, or the run raised).
+
+    A staged target's final shards are its finalize jobs; its extract jobs only wrote ``.stage/``.
+    """
+    written: dict[str, set[int]] = {}
+    for job in extract_jobs:
+        for t in job.targets:
+            if not t.staged:
+                written.setdefault(t.name, set()).add(job.shard)
+    for job in finalize_jobs:
+        for t in job.targets:
+            written.setdefault(t.name, set()).add(job.shard)
+    return {name: len(shards) for name, shards in written.items()}
+
+
+def summary_table(infos: list[dict[str, Any]], wall: float, audio_seconds: float, skipped: list[str],
+                  written: dict[str, int], num_shards: int) -> Table:
+    """The printable summary of a run: one row per feature directory.
+
+    ``written`` counts the final shards each extractor finished in this run, out of
+    ``num_shards``: a resumed run says how many it wrote and how many a killed run had left,
+    instead of calling the whole directory written (the utterance and frame counts are the
+    directory's).
+
+    Example::
+
+        summary_table(infos, wall=3.2, audio_seconds=40.0, skipped=[], written={"fbank": 2}, num_shards=4)
+        # fbank row: shards "2 of 4", status "resumed (2 shards from before)"
+    """
     if audio_seconds and wall > 0:
         speed = audio_seconds / wall
         title = f"features: {audio_seconds:.1f} s of audio in {wall:.1f} s wall ({speed:.0f}× real time)"
+    elif len(skipped) < len(infos):  # a killed run had written every shard: only the index was left to merge
+        title = f"features: no audio to read, finished from shards written before ({wall:.1f} s wall)"
     else:
         title = f"features: nothing to compute ({wall:.1f} s wall)"
     table = Table(title=title)
-    for col in ("directory", "utts", "stored", "frames", "dims", "shift (s)", "status"):
+    for col in ("directory", "utts", "stored", "frames", "dims", "shift (s)", "shards", "status"):
         table.add_column(col, overflow="fold")
     for i in infos:
+        if i["extractor"] in skipped:
+            shards, status = f"0 of {num_shards}", "up to date"
+        else:
+            n = written.get(i["extractor"], 0)
+            before = num_shards - n
+            shards = f"{n} of {num_shards}"
+            status = "written" if before == 0 else f"resumed ({before} shard{'s' * (before != 1)} from before)"
         table.add_row(i["dir"], str(i["utterances"]), str(i["stored"]), str(i["frames"]), str(i["dims"]),
-                      f"{i['frame_shift']:g}", "up to date" if i["extractor"] in skipped else "written")
+                      f"{i['frame_shift']:g}", shards, status)
     return table
 
 
@@ -221,7 +259,8 @@ def _extract_locked(manifests: list[Path], targets: list[Target], shards: list[l
     if jobs > 1 and len(extract_jobs) > 1:
         warm_up(todo, settings.augment)
     results = run_jobs(extract_jobs, jobs, "features")
-    run_jobs(plan_finalize_jobs(todo, shards, common), jobs, "speaker normalisation")
+    finalize_jobs = plan_finalize_jobs(todo, shards, common)
+    run_jobs(finalize_jobs, jobs, "speaker normalisation")
 
     infos = []
     for t in targets:
@@ -231,4 +270,5 @@ def _extract_locked(manifests: list[Path], targets: list[Target], shards: list[l
             info = finish_target(t, len(shards), manifests)
         infos.append({**info, "dir": str(t.feats_dir)})
     audio = sum(r.audio_seconds for r in results)
-    return summary_table(infos, time.perf_counter() - start, audio, [t.name for t in done])
+    return summary_table(infos, time.perf_counter() - start, audio, [t.name for t in done],
+                         written=shards_written(extract_jobs, finalize_jobs), num_shards=len(shards))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sertool.corpora.crema_d import prepare_crema_d
+from sertool.errors import SertoolError
 
 DEMOGRAPHICS = """ActorID,Age,Sex,Race,Ethnicity
 1001,51,Male,Caucasian,Not Hispanic
@@ -95,3 +96,13 @@ def test_cli(tmp_path, write_wav, cli):
     result = cli("prep", "crema-d", rel, tmp_path / "out", "-k", "3")
     assert result.exit_code == 0, result.output
     assert "skipped 1: no signal" in result.output and "1007 7" in result.output
+
+
+def test_demographics_not_in_utf8_is_an_error_naming_the_line(tmp_path, write_wav):
+    """A demographics file in another encoding is not guessed (cp1252 would be read without a word)."""
+    rel = build_crema(tmp_path, write_wav)
+    text = DEMOGRAPHICS.replace("1003,21,Female,Caucasian", "1003,21,Female,Métis")
+    (rel / "VideoDemographics.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(SertoolError, match=r"VideoDemographics.csv line 4 is not valid UTF-8 "
+                                           r"\(byte 0xe9 at column 17\); the release's .* re-save it as UTF-8"):
+        prepare_crema_d(rel, tmp_path / "out", k=3)

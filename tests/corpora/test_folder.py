@@ -13,6 +13,7 @@ from sertool.corpora.folder import (
     parse_rating_range,
     prepare_folder,
     resolve_inputs,
+    unique_ids,
 )
 from sertool.corpora.registry import CORPORA
 from sertool.errors import SertoolError
@@ -171,3 +172,142 @@ def test_cli(tmp_path, write_wav, cli):
     assert result.exit_code == 0 and "mine: kept 8 utterances" in result.output
     bad = cli("prep", "folder", rel, tmp_path / "out3", "--rating-range", "7")
     assert bad.exit_code == 1 and "--rating-range must be LOW,HIGH" in bad.output
+
+
+# --- label files decoded honestly, ambiguities reported -------------------------------------------
+
+CALLS = [("colère", "anger"), ("joie", "joy"), ("neutre", "neutral"), ("tristesse", "sad")]
+
+
+def build_calls(root: Path, write_wav, encoding: str, bom: bytes = b"") -> Path:
+    """Eight calls by two agents whose names and transcripts are not ASCII, the CSV in ``encoding``."""
+    rows = ["path,emotion,speaker,text,language"]
+    for i in range(8):
+        write_wav(root / f"call{i}.wav", 8000)
+        word, emotion = CALLS[i % 4]
+        rows.append(f"call{i}.wav,{emotion},{'Zoé' if i % 2 else 'Renée'},{word},fr")
+    (root / "labels.csv").write_bytes(bom + ("\r\n".join(rows) + "\r\n").encode(encoding))
+    return root
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"),
+                                          ("utf-16-be", b"\xfe\xff")])
+def test_csv_in_utf8_or_utf16_by_its_mark(tmp_path, write_wav, outputs, encoding, bom):
+    rel = build_calls(tmp_path / "calls", write_wav, encoding, bom)
+    report = prepare_folder(rel, tmp_path / "out", name="calls", k=2)
+    utts, _, _, _ = outputs(tmp_path / "out")
+    assert report.kept == 8 and set(report.speakers) == {"calls/Zoé", "calls/Renée"}
+    assert utts["calls/call0"].text == "colère" and utts["calls/call0"].emotion == "angry"
+
+
+def test_undecodable_csv_line_is_named_not_guessed(tmp_path, write_wav, outputs, cli):
+    """A cp1252 CSV is not silently re-read as cp1252: the error names the line; --encoding reads it."""
+    rel = build_calls(tmp_path / "calls", write_wav, "cp1252")
+    with pytest.raises(SertoolError) as e:
+        prepare_folder(rel, tmp_path / "out", name="calls", k=2)
+    assert str(e.value) == ("labels.csv line 2 is not valid UTF-8 (byte 0xe9 at column 20); "
+                            "name the file's encoding with --encoding")
+    assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+    bad = cli("prep", "folder", rel, tmp_path / "out", "--name", "calls", "-k", "2")
+    assert bad.exit_code == 1 and bad.raw.count("\n") == 1 and "error: labels.csv line 2 is not valid UTF-8" in bad.raw
+    good = cli("prep", "folder", rel, tmp_path / "out", "--name", "calls", "-k", "2", "--encoding", "cp1252")
+    assert good.exit_code == 0, good.output
+    utts, _, _, _ = outputs(tmp_path / "out")
+    assert utts["calls/call0"].text == "colère" and utts["calls/call1"].speaker == "calls/Zoé"
+    unknown = cli("prep", "folder", rel, tmp_path / "out2", "--encoding", "klingon")
+    assert unknown.exit_code == 1 and "unknown encoding 'klingon'" in unknown.output
+
+
+def test_row_without_speaker_is_reported(tmp_path, write_wav, outputs):
+    rel = tmp_path / "c"
+    rows = ["path,emotion,speaker"]
+    for i in range(8):
+        write_wav(rel / f"u{i}.wav", 16000)
+        rows.append(f"u{i}.wav,{['angry', 'sad'][i % 2]},{'' if i == 3 else f's{i % 2}'}")
+    (rel / "labels.csv").write_text("\n".join(rows) + "\n")
+    report = prepare_folder(rel, tmp_path / "out", name="c", k=2)
+    assert report.kept == 7 and report.skipped == {"row without a speaker (speaker-independent folds need one)": 1}
+    assert any("labels.csv:5" in w for w in report.warnings)  # u3 is on line 5
+    # where folds ignore speakers the row stays, under a speaker named for what it is, and is counted
+    report = prepare_folder(rel, tmp_path / "strat", name="c", k=2, protocol="stratified-kfold")
+    utts, _, _, _ = outputs(tmp_path / "strat")
+    assert report.kept == 8 and not report.skipped and utts["c/u3"].speaker == "c/unknown"
+    assert "1 rows without a speaker (kept as speaker 'unknown'), e.g. labels.csv:5" in report.warnings
+
+
+def test_file_listed_twice_with_different_emotions_is_left_out(tmp_path, write_wav, outputs):
+    rel = tmp_path / "c"
+    rows = ["path,emotion,speaker"]
+    for i in range(6):
+        write_wav(rel / f"u{i}.wav", 16000)
+        rows.append(f"u{i}.wav,{['angry', 'sad'][i % 2]},s{i % 2}")
+    rows += ["u0.wav,sad,s0",      # line 8: contradicts line 2
+             "./u1.wav,sadness,s1",  # line 9: the same file and emotion as line 3, spelled differently
+             "u2.wav,anger,s0"]    # line 10: 'anger' is line 4's 'angry'
+    (rel / "labels.csv").write_text("\n".join(rows) + "\n")
+    report = prepare_folder(rel, tmp_path / "out", name="c", k=2)
+    utts, _, _, _ = outputs(tmp_path / "out")
+    assert "c/u0" not in utts and report.kept == 5
+    assert report.skipped == {"audio listed with conflicting emotions (left out)": 2, "audio listed twice": 2}
+    assert any("labels.csv:2,8 (angry vs sad)" in w for w in report.warnings)
+
+
+def test_audio_files_sharing_a_stem_keep_unique_ids(tmp_path, write_wav, outputs):
+    rel = tmp_path / "c"
+    rows = ["path,emotion,speaker"]
+    for i, name in enumerate(["a/x.wav", "b/x.wav", "x.wav", "x.flac", "y.wav", "z.wav"]):
+        write_wav(rel / name, 16000, fmt="FLAC" if name.endswith("flac") else None)
+        rows.append(f"{name},{['angry', 'sad'][i % 2]},s{i % 2}")
+    (rel / "labels.csv").write_text("\n".join(rows) + "\n")
+    report = prepare_folder(rel, tmp_path / "out", name="c", k=2)
+    utts, _, _, _ = outputs(tmp_path / "out")
+    assert report.kept == 6 and not report.skipped
+    assert sorted(utts) == ["c/a/x", "c/b/x", "c/x.flac", "c/x.wav", "c/y", "c/z"]
+    assert utts["c/x.flac"].audio.endswith("x.flac") and utts["c/x.wav"].audio.endswith("x.wav")
+    assert ("2 audio files sharing a path without extension (kept; their ids keep the extension), "
+            "e.g. x.flac, x.wav") in report.warnings
+
+
+def test_unique_ids_outside_the_corpus_and_after_clashes(tmp_path):
+    root = tmp_path / "corpus"
+    paths = [tmp_path / "p" / "x.wav", tmp_path / "q" / "x.wav", root / "x.wav.flac", root / "y.wav"]
+    ids, clashing = unique_ids(paths, root)
+    # the outside files clash on "x", then with x.wav.flac's own id "x.wav": numbered in path order
+    assert ids == {paths[0]: "x.wav~2", paths[1]: "x.wav~3", paths[2]: "x.wav", paths[3]: "y"}
+    assert clashing == paths[:2]
+
+
+def test_truncated_audio_is_skipped_with_its_reason(tmp_path, write_wav):
+    rel = build_seqd(tmp_path, write_wav)
+    wav = rel / "spk01" / "anger_001.wav"
+    wav.write_bytes(wav.read_bytes()[:-1000])
+    report = prepare_folder(rel, tmp_path / "out", name="seqd", k=2)
+    assert report.kept == 6
+    assert report.skipped["truncated audio file (header promises more samples than the file holds)"] == 1
+
+
+def test_output_directory_is_checked_before_any_audio(tmp_path, write_wav, monkeypatch, cli):
+    import sertool.corpora.folder as folder
+
+    rel = build_seqd(tmp_path, write_wav)
+
+    def no_probing(*args, **kwargs):
+        raise AssertionError("audio probed before the output directory was checked")
+
+    monkeypatch.setattr(folder, "probe_audio", no_probing)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SertoolError, match=r"cannot create output directory .*file/out: .*file is a file"):
+        prepare_folder(rel, tmp_path / "file" / "out", name="seqd")
+    with pytest.raises(SertoolError, match=r"output directory .*file is a file, not a directory"):
+        prepare_folder(rel, tmp_path / "file", name="seqd")
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("sertool.stage.tempfile.mkstemp", read_only)  # root ignores chmod: fake the refusal
+    with pytest.raises(SertoolError, match=r"cannot write to output directory .*ro: Permission denied$"):
+        prepare_folder(rel, tmp_path / "ro", name="seqd")
+    result = cli("prep", "folder", rel, tmp_path / "ro2", "--name", "seqd")
+    assert result.exit_code == 1 and result.raw.count("\n") == 1
+    assert "error: cannot write to output directory" in result.raw and "Permission denied" in result.raw

@@ -190,3 +190,53 @@ def test_empty_and_bad_inputs(tmp_path):
     Path(manifest).write_text("")
     with pytest.raises(SertoolError, match="no utterances"):
         extract_features([manifest], tmp_path / "f", "fbank")
+
+
+def summary_rows(table) -> dict[str, dict[str, str]]:
+    """The summary table's cells by extractor directory name and column header."""
+    columns = {c.header: list(c.cells) for c in table.columns}
+    return {Path(d).name: {h: cells[i] for h, cells in columns.items()} for i, d in enumerate(columns["directory"])}
+
+
+def test_resumed_run_counts_the_shards_it_wrote(corpus, tmp_path, monkeypatch):
+    """A run resumed after a crash says it wrote 2 of 4 shards, not that it wrote the directory."""
+    manifest, conf = corpus  # 7 utterances in shards of 2: 4 shards
+    out = tmp_path / "feats"
+    calls = {"n": 0}
+    original = FbankExtractor.compute
+
+    def crash_on_fifth(self, wave):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("simulated crash")
+        return original(self, wave)
+
+    monkeypatch.setattr(FbankExtractor, "compute", crash_on_fifth)
+    with pytest.raises(RuntimeError):
+        extract_features([manifest], out, "fbank", config=conf)
+    monkeypatch.setattr(FbankExtractor, "compute", original)
+
+    table = extract_features([manifest], out, "fbank", config=conf)
+    row = summary_rows(table)["feats"]
+    assert (row["shards"], row["status"]) == ("2 of 4", "resumed (2 shards from before)")
+    assert row["utts"] == "7"  # the directory's count: every utterance is there
+    assert "s of audio" in table.title
+
+    again = summary_rows(extract_features([manifest], out, "fbank", config=conf))["feats"]
+    assert again["status"] == "up to date"
+    fresh = summary_rows(extract_features([manifest], tmp_path / "fresh", "fbank", config=conf))["fresh"]
+    assert (fresh["shards"], fresh["status"]) == ("4 of 4", "written")
+
+
+def test_run_killed_after_its_last_shard_is_not_nothing_to_compute(corpus, tmp_path):
+    """Every shard written but no .done (killed while merging): the rerun merges, and says so."""
+    manifest, conf = corpus
+    out = tmp_path / "feats"
+    extract_features([manifest], out, "logmel+pitch", config=conf)
+    for name in ("logmel", "pitch"):
+        (out / name / ".done").unlink()
+    table = extract_features([manifest], out, "logmel+pitch", config=conf)
+    assert "nothing to compute" not in table.title and "finished from shards written before" in table.title
+    rows = summary_rows(table)
+    for name in ("logmel", "pitch"):
+        assert (rows[name]["shards"], rows[name]["status"]) == ("0 of 4", "resumed (4 shards from before)")
