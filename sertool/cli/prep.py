@@ -45,8 +45,8 @@ def synthetic(
     force: Force = False,
 ) -> None:
     """Synthesise an emotional speech corpus with eSpeak NG (no download needed)."""
-    opts = dict(speakers=speakers, per_class=per_class, languages=tuple(split_list(languages)),
-                styles=tuple(split_list(styles)), protocol=protocol, k=folds, seed=seed)
+    opts = {"speakers": speakers, "per_class": per_class, "languages": tuple(split_list(languages)),
+                "styles": tuple(split_list(styles)), "protocol": protocol, "k": folds, "seed": seed}
     prepare_corpus("synthetic", None, out_dir, force=force, jobs=jobs, **opts)
 
 
@@ -76,7 +76,7 @@ def iemocap(
     force: Force = False,
 ) -> None:
     """IEMOCAP_full_release: Session1..5, labels, V/A/D, transcripts (leave-one-session-out)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
     prepare_corpus("iemocap", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -96,7 +96,7 @@ def ravdess(
     force: Force = False,
 ) -> None:
     """RAVDESS speech (Audio_Speech_Actors_01-24): 8 emotions, 2 intensities (speaker k-fold)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
     prepare_corpus("ravdess", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, **opts)
 
@@ -116,7 +116,7 @@ def crema_d(
     force: Force = False,
 ) -> None:
     """CREMA-D (the root holding AudioWAV/): 6 emotions, LO/MD/HI/XX levels (speaker k-fold)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
     prepare_corpus("crema-d", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror, **opts)
 
 
@@ -135,7 +135,7 @@ def casia(
 ) -> None:
     """CASIA (<speaker>/<emotion>/<n>.wav): 6 emotions, no transcripts (leave-one-speaker-out;
     casia-10fold is SpeechEQ's ten-fold protocol)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
     prepare_corpus("casia", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -153,7 +153,7 @@ def esd(
     force: Force = False,
 ) -> None:
     """ESD ('Emotion Speech Dataset'): 20 speakers, Mandarin + English, own split (speaker k-fold)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
     prepare_corpus("esd", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -174,7 +174,7 @@ def librispeech(
     force: Force = False,
 ) -> None:
     """LibriSpeech: every subset present, for the phoneme/character tasks (speaker k-fold)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed)
+    opts = {"protocol": protocol, "k": folds, "seed": seed}
     prepare_corpus("librispeech", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, subsets=split_list(subsets), **opts)
 
@@ -194,7 +194,7 @@ def aishell(
     force: Force = False,
 ) -> None:
     """AISHELL-1 (the root holding data_aishell/ and resource_aishell/), Mandarin phonemes (speaker k-fold)."""
-    opts = dict(protocol=protocol, k=folds, seed=seed)
+    opts = {"protocol": protocol, "k": folds, "seed": seed}
     prepare_corpus("aishell", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, **opts)
 
@@ -227,8 +227,9 @@ def folder(
     """A corpus of one's own: audio under CORPUS_DIR described by a CSV (speaker k-fold)."""
     from sertool.corpora.folder import default_name, parse_rating_range
 
-    opts = dict(csv_path=csv_path, name=name or default_name(corpus_dir), style=style, language=language,
-                rating_range=parse_rating_range(rating_range), protocol=protocol, k=folds, seed=seed, repeats=repeats)
+    opts = {"csv_path": csv_path, "name": name or default_name(corpus_dir), "style": style, "language": language,
+            "rating_range": parse_rating_range(rating_range), "protocol": protocol, "k": folds, "seed": seed,
+            "repeats": repeats}
     if encoding is not None:  # only when named: outputs prepared without it keep their .done marker
         opts["encoding"] = encoding
     prepare_corpus("folder", corpus_dir, out_dir, force=force, jobs=jobs, **opts)

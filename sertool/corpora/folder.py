@@ -160,8 +160,8 @@ def _row_labels(row: dict[str, str], language: str, rating_range: tuple[float, f
     split = row.get("split") or None
     if split is not None and split not in SPLITS:
         raise _BadRow("unknown split (train, dev or test)", split)
-    return dict(emotion=emotion, emotion_raw=raw, intensity=level, esc=esc, eis=eis, gender=gender, language=lang,
-                split=split)
+    return {"emotion": emotion, "emotion_raw": raw, "intensity": level, "esc": esc, "eis": eis, "gender": gender,
+            "language": lang, "split": split}
 
 
 def _is_number(value: str) -> bool:

@@ -18,8 +18,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from rich.table import Table
 
@@ -90,16 +91,16 @@ def run_prep(out_dir: Path, settings: dict[str, Any], prepare: Callable[[], Prep
 
 def prepare_corpus(
     corpus: str,
-    corpus_dir: Optional[Path],
+    corpus_dir: Path | None,
     out_dir: Path,
     /,
     *,
     force: bool = False,
     jobs: int = 1,
     download: bool = False,
-    mirror: Optional[str] = None,
-    archive_dir: Optional[Path] = None,
-    subsets: Optional[Iterable[str]] = None,
+    mirror: str | None = None,
+    archive_dir: Path | None = None,
+    subsets: Iterable[str] | None = None,
     **options: Any,
 ) -> PrepReport:
     """Prepare the registered ``corpus`` from ``corpus_dir`` into ``out_dir``.

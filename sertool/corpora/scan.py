@@ -22,10 +22,10 @@ import codecs
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from sertool.corpora.common import SUMMARY_NAME, PrepReport, finish_prep
 from sertool.data.folds import PROTOCOLS
@@ -97,10 +97,10 @@ def require_dir(path: Path, what: str) -> Path:
     """``path`` resolved, or a one-line error naming what was expected there.
 
     Example:
-        >>> require_dir(Path("/no/such/IEMOCAP_full_release"), "IEMOCAP_full_release (Session1..5)")
+        >>> require_dir(Path("/no/such/IEMOCAP"), "IEMOCAP_full_release (Session1..5)")
         Traceback (most recent call last):
         ...
-        sertool.errors.SertoolError: corpus directory not found: /no/such/IEMOCAP_full_release (expected IEMOCAP_full_release (Session1..5))
+        sertool.errors.SertoolError: corpus directory not found: /no/such/IEMOCAP (expected IEMOCAP_full_release ...)
     """
     if not path.is_dir():
         raise SertoolError(f"corpus directory not found: {path} (expected {what})")

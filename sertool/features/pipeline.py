@@ -254,7 +254,7 @@ def _extract_locked(manifests: list[Path], targets: list[Target], shards: list[l
         remove_stale(t.stage_dir, len(shards), t.stage_digest)
         todo.append(t)
 
-    common = dict(augment=config_dict(settings.augment), random_resample=config_dict(settings.random_resample))
+    common = {"augment": config_dict(settings.augment), "random_resample": config_dict(settings.random_resample)}
     extract_jobs = plan_extract_jobs(todo, shards, common)
     if jobs > 1 and len(extract_jobs) > 1:
         warm_up(todo, settings.augment)
