@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sertool.cli import testing as sertool_cli
 from sertool.testing import audio, corpora
-from sertool.testing import cli as sertool_cli
 
 
 @pytest.fixture
