@@ -136,8 +136,7 @@ def acquire_output_lock(out_dir: str | Path, stage: str | None = None) -> Path:
     Prefer :func:`output_lock`, which pairs the two calls. Raises :class:`OutputBusyError`
     when another live process holds it.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = require_writable_dir(out_dir)  # a one-line error for an output under a file, read-only, on /proc
     key = out_dir.resolve()
     with _HELD_GUARD:
         held = _HELD.get(key)

@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable)
 Force = Annotated[bool, typer.Option("--force", help="Redo the stage even if its .done marker matches.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (recorded with the output).")]
-OutDir = Annotated[Path, typer.Argument(help="Output directory (created).", file_okay=False)]
+OutDir = Annotated[Path, typer.Argument(help="Output directory (created).")]
 
 
 def os_error_line(e: OSError) -> str:

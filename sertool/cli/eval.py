@@ -12,7 +12,7 @@ from sertool.cli.common import command, console
 
 @command
 def evaluate(
-    exp_dir: Annotated[Path, typer.Argument(help="Experiment directory written by `sertool train`.", file_okay=False)],
+    exp_dir: Annotated[Path, typer.Argument(help="Experiment directory written by `sertool train`.")],
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint of each fold: best or last.")] = "best",
     split: Annotated[str, typer.Option(help="Fold set to score: test or dev.")] = "test",
     partial: Annotated[bool, typer.Option("--partial", help="Score the finished folds of an incomplete "

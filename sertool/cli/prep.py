@@ -52,14 +52,14 @@ def synthetic(
 
 # --- corpora on disk ---------------------------------------------------------------------------
 
-CorpusDir = Annotated[Path, typer.Argument(help="Directory the corpus unpacks to.", file_okay=False)]
+CorpusDir = Annotated[Path, typer.Argument(help="Directory the corpus unpacks to.")]
 Repeats = Annotated[int, typer.Option("--repeats", min=1, help="Repeats of stratified-kfold (new seed each).")]
 Download = Annotated[bool, typer.Option("--download", help="Fetch and unpack the corpus first (resumable, "
                                         "checksum-verified); for licensed corpora, says where to request it.")]
 Mirror = Annotated[Optional[str], typer.Option(
     "--mirror", help="Base URL replacing the official ones for --download (default: $SERTOOL_DOWNLOAD_BASE).")]
 ArchiveDir = Annotated[Optional[Path], typer.Option(
-    "--archive-dir", help="Where --download keeps archives (default: CORPUS_DIR's parent).", file_okay=False)]
+    "--archive-dir", help="Where --download keeps archives (default: CORPUS_DIR's parent).")]
 
 
 @app.command("iemocap")

@@ -102,6 +102,8 @@ def require_dir(path: Path, what: str) -> Path:
         ...
         sertool.errors.SertoolError: corpus directory not found: /no/such/IEMOCAP (expected IEMOCAP_full_release ...)
     """
+    if path.exists() and not path.is_dir():
+        raise SertoolError(f"{path} is a file, not a corpus directory (expected {what})")
     if not path.is_dir():
         raise SertoolError(f"corpus directory not found: {path} (expected {what})")
     return path.resolve()

@@ -129,15 +129,16 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
                            f"(folds: {', '.join(f.name for f in data.folds)})")
     selected = [i for i, f in enumerate(data.folds) if not folds or f.name in folds]
     procs = f", {info.world_size} processes" if info.distributed else ""
-    say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
-    if not data.speaker_independent:
-        shared = ", ".join(f"{k}: {v}" for k, v in data.leaking.items() if v)
-        say(f"train: speaker-dependent folds ({data.protocol}): speakers in both training and test ({shared}); "
-            "scores will be flagged")
     results = {}
     for i in selected:
         name = data.folds[i].name
         trainer = FoldTrainer(cfg, data, i, exp_dir / f"fold-{name}", info, log=say)
+        if i == selected[0]:  # after the first fold's checks (inputs, labels), so a refusal is one line
+            say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
+            if not data.speaker_independent:
+                shared = ", ".join(f"{k}: {v}" for k, v in data.leaking.items() if v)
+                say(f"train: speaker-dependent folds ({data.protocol}): speakers in both training and test "
+                    f"({shared}); scores will be flagged")
         results[name] = trainer.fit()
     barrier(info)
     if info.is_main:

@@ -115,7 +115,7 @@ def test_ctc_greedy_decoding_and_phone_error_rate():
 
 def test_reconstruction_maps_pooled_frames_back_to_the_input_rate():
     torch.manual_seed(0)
-    task = build_task("recon", "reconstruction", {"frames": 6, "input": 4, "frame_stride": 3}, {"lstm_units": 5})
+    task = build_task("recon", "reconstruction", {"frames": 6, "input": 4, "input_stride": 3}, {"lstm_units": 5})
     x = torch.randn(2, 10, 4)
     enc_out = {"frames": torch.randn(2, 3, 6), "frame_lengths": torch.tensor([3, 2]),
                "input": x, "input_lengths": torch.tensor([10, 7])}
