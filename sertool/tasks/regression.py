@@ -1,9 +1,13 @@
 """Emotion intensity regression (SpeechEQ's EIS, speecheq.txt §2.1, eq. 3, Algorithm 1).
 
 A linear (or MLP) head on the ``pooled`` output predicts one score per utterance, trained with
-``1 − CCC`` against the manifest's ``eis``; utterances whose ``eis`` is −1 (unspecified) go through
-the label-ignore mechanism of :func:`~sertool.tasks.losses.ccc_loss`. Hypotheses and inference
-answers are clipped into ``[0, 4]``; scored with CCC and MSE (§3.1).
+``1 − CCC`` against the manifest's ``eis``. "No label" and "ignore this label" differ: an emotion
+utterance whose ``eis`` is −1 (intensity unspecified) goes through the label-ignore mechanism of
+:func:`~sertool.tasks.losses.ccc_loss` (Algorithm 1: it enters the batch statistics with its own
+clipped prediction as label); an utterance without an emotion label (an ASR or gender-only
+corpus, or a corpus that does not train this task) has no intensity label at all and never enters
+the CCC's batch statistics. Hypotheses and inference answers are clipped into ``[0, 4]``; scored
+with CCC and MSE (§3.1).
 
 Example::
 
@@ -39,17 +43,22 @@ class IntensityTask(Task):
         self.head = mlp_head(require_input(name, in_dims, input), 1, hidden, dropout)
 
     def encode(self, utt: Utterance) -> float | None:
+        """The intensity; :data:`IGNORE_EIS` for an emotion utterance without one; None without emotion."""
         value = utterance_field(utt, self.field)
-        return None if value is None or value < 0 else float(value)
+        if value is not None and value >= 0:
+            return float(value)
+        return IGNORE_EIS if utt.emotion is not None else None
 
     def collate(self, labels: list[Any | None]) -> dict[str, torch.Tensor]:
-        return {"target": torch.tensor([IGNORE_EIS if y is None else y for y in labels], dtype=torch.float32)}
+        return {"target": torch.tensor([IGNORE_EIS if y is None else y for y in labels], dtype=torch.float32),
+                "present": torch.tensor([y is not None for y in labels], dtype=torch.bool)}
 
     def forward(self, enc_out: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(enc_out[self.input])[:, 0]  # (N,)
 
     def loss(self, pred: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        return ccc_loss(pred, labels["target"], self.low, self.high)
+        present = labels["present"]  # items without any intensity label stay out of the batch moments
+        return ccc_loss(pred[present], labels["target"][present], self.low, self.high)
 
     def references(self, labels: dict[str, torch.Tensor]) -> list[float | None]:
         return [None if y < 0 else y for y in labels["target"].tolist()]

@@ -93,6 +93,12 @@ class SourceConfig:
     inputs: dict[str, str] | None = None  # input name → its feature directory (None: data.inputs')
     folds: str | None = None  # its own folds.json, fold k paired with data.folds' fold k (None: data.folds)
     split: str | None = None  # a corpus outside the folds trains on this split only (None: all of it)
+    languages: list[str] | None = None  # keep only these languages (training and testing), e.g. [zh]
+    emotions: list[str] | None = None  # keep only utterances of these emotions (and those without one)
+    max_per_class: int | None = None  # at most this many training utterances per main-task class (seeded)
+    # A corpus in the folds contributes only utterances that carry a main-task label (the papers'
+    # "5,531 utterances" of IEMOCAP); true lets the others train auxiliary tasks on purpose.
+    keep_unlabelled: bool = False
 
 
 @dataclass
@@ -115,6 +121,9 @@ class DataConfig:
     train_fraction: float = 1.0  # keep this fraction of the combined training set (0.5: "half", selective_mtl.txt)
     cmvn: str = "train"  # train: pooled over the fold's training speakers; global; speaker; none
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # An utterance that carries a sequence label (CTC) is never cropped to max_seconds (its
+    # transcript would outlive its audio): "keep" it whole, or "drop" it from training (counted).
+    long_transcripts: str = "keep"
     num_workers: int = 0
 
     def sources(self) -> list[SourceConfig]:
@@ -281,6 +290,11 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
     for name, inp in cfg.data.inputs.items():
         if bool(inp.features) == bool(inp.audio):
             raise SertoolError(f"config: data.inputs.{name} needs either features: DIR or audio: true")
+    if cfg.data.long_transcripts not in ("keep", "drop"):
+        raise SertoolError(f"config: data.long_transcripts must be keep or drop, got {cfg.data.long_transcripts!r}")
+    for i, src in enumerate(cfg.data.sources()):
+        if src.max_per_class is not None and src.max_per_class < 1:
+            raise SertoolError(f"config: data.manifests[{i}].max_per_class must be at least 1")
     if not 0 <= cfg.data.augment.stored <= 1:
         raise SertoolError(f"config: data.augment.stored must be in [0, 1], got {cfg.data.augment.stored}")
     return cfg

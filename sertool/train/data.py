@@ -47,6 +47,9 @@ class UtteranceDataset(Dataset):
         self.labels = [{name: task.encode(it.utt) if sources[it.source].allows(name) else None
                         for name, task in tasks.items()} for it in items]
         self.copies = self._copies() if augment is not None and augment.stored > 0 else None
+        # An item carrying a sequence label (CTC) is never cropped: its transcript covers all its audio.
+        self.whole = [any(getattr(tasks[n], "kind", "") == "ctc" and lab[n] is not None for n in lab)
+                      for lab in self.labels]
 
     def _copies(self) -> list[list[str]]:
         """Per item, the stored copies every feature input has (so aligned inputs use the same copy)."""
@@ -86,7 +89,7 @@ class UtteranceDataset(Dataset):
         it = self.items[i]
         aug, rng = self.variant(i)
         warp = self.augment.random_resample if self.augment is not None else None
-        x = self.inputs(it.utt, self.sources[it.source].inputs, aug, warp, rng)
+        x = self.inputs(it.utt, self.sources[it.source].inputs, aug, warp, rng, crop=not self.whole[i])
         return {"id": it.utt.id, "corpus": it.utt.corpus, "aug": aug, "inputs": x, "labels": self.labels[i]}
 
 

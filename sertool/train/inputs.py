@@ -215,9 +215,15 @@ class InputSpec:
             return None
         return self.normalisers[directory if directory in self.normalisers else self.primary]
 
-    def prepare(self, raw: np.ndarray, speaker: str | None, directory: str | None = None) -> np.ndarray:
-        """The model input from a raw matrix (or waveform): crop, normalise, transform, pad."""
-        x = fit_length(raw, self.max_len)  # crop before normalising: no work on frames thrown away
+    def prepare(self, raw: np.ndarray, speaker: str | None, directory: str | None = None,
+                crop: bool = True) -> np.ndarray:
+        """The model input from a raw matrix (or waveform): crop, normalise, transform, pad.
+
+        ``crop=False`` keeps the whole utterance (one that carries a transcript must not lose
+        the audio its transcript describes); it is still padded up to the length if asked.
+        """
+        limit = self.max_len if crop else None
+        x = fit_length(raw, limit)  # crop before normalising: no work on frames thrown away
         norm = self.normaliser(directory)
         if norm is not None:
             x = norm(x, speaker)
@@ -225,7 +231,9 @@ class InputSpec:
             x = self._transform(x)
         if self.squeeze:
             x = x[:, 0]
-        return np.ascontiguousarray(fit_length(x, self.max_len, self.pad), dtype=np.float32)
+        if limit is None and self.max_len is not None:
+            limit = max(self.max_len, x.shape[0])
+        return np.ascontiguousarray(fit_length(x, limit, self.pad), dtype=np.float32)
 
     def _built_extractor(self) -> Any:
         if self._extractor is None:
@@ -308,14 +316,15 @@ class ModelInputs:
         return out
 
     def __call__(self, utt: Utterance, dirs: Mapping[str, str], aug: str | None = None,
-                 warp: Mapping[str, Any] | None = None,
-                 rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
-        """The model inputs of ``utt`` (its copy ``aug``), optionally randomly resampled (training)."""
+                 warp: Mapping[str, Any] | None = None, rng: np.random.Generator | None = None,
+                 crop: bool = True) -> dict[str, torch.Tensor]:
+        """The model inputs of ``utt`` (its copy ``aug``), optionally randomly resampled (training),
+        cropped to the maximum length unless ``crop`` is False."""
         raw = self.raw(utt, dirs, aug)
         if warp is not None and rng is not None:
             raw = self._warp(raw, warp, rng)
         self._check_aligned(utt.id, {n: raw[n].shape[0] for n in self.aligned})
-        return {name: torch.from_numpy(spec.prepare(raw[name], utt.speaker, dirs.get(name)))
+        return {name: torch.from_numpy(spec.prepare(raw[name], utt.speaker, dirs.get(name), crop))
                 for name, spec in self.specs.items()}
 
     def _warp(self, raw: dict[str, np.ndarray], conf: Mapping[str, Any], rng: np.random.Generator) -> dict:

@@ -40,7 +40,7 @@ from sertool.train.config import ExperimentConfig, build_config, save_config, wi
 from sertool.train.data import Collator, UtteranceDataset
 from sertool.train.distributed import barrier, init_distributed, resolve_device, shutdown_distributed
 from sertool.train.sources import ExperimentData, load_experiment_data, resolve_inputs
-from sertool.train.trainer import LAST_META, FoldTrainer, labelled
+from sertool.train.trainer import LAST_META, FoldTrainer, in_experiment, labelled
 
 # Settings that may change between a run and its resumption without changing what it computes.
 RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.device", "train.threads", "data.num_workers",
@@ -149,7 +149,7 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
 def _score_fold(data: ExperimentData, fold_index: int, bundle: Bundle, split: str, device) -> dict[str, Any]:
     model, main = bundle.model, bundle.main_task
     name = data.folds[fold_index].name
-    items = labelled(data.items(fold_index, split), data.sources, model)
+    items = in_experiment(data.items(fold_index, split), data.sources, model, main)
     if not labelled(items, data.sources, model, [main]):
         raise SertoolError(f"fold {name}: its {split} set has no utterance with a {main} label")
     dataset = UtteranceDataset(items, data.sources, model.tasks, bundle.model_inputs(data.readers))

@@ -163,6 +163,8 @@ def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
         raise SertoolError(f"no corpus of data.manifests is in {cfg.data.folds}: nothing to validate or test on")
     validate_manifest([u for s in sources for u in s.utts])  # ids unique across corpora
     leaking = check_folds(protocol, sources, cfg.data.folds)
+    for src in sources:
+        src.utts = filter_utterances(src.utts, src.conf)
     readers: dict[str, Any] = {}
     cmvns: dict[str, Any] = {}
     from sertool.features.cmvn import Cmvn
@@ -178,6 +180,29 @@ def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
             raise SertoolError(f"the corpora's feature directories for input {name!r} hold different features: "
                                + "; ".join(f"{d}: {v['name']}" for d, v in specs.items()))
     return ExperimentData(protocol, folds, sources, inputs, readers, cmvns, leaking)
+
+
+def filter_utterances(utts: list[Utterance], conf: SourceConfig) -> list[Utterance]:
+    """A corpus's ``languages`` and ``emotions`` filters (training and testing alike).
+
+    SpeechEQ Exp. 1 tests on ESD's Mandarin part without Surprise (``languages: [zh]``,
+    ``emotions: [neutral, happy, angry, sad]``); an utterance without an emotion label passes the
+    emotion filter (it can still train auxiliary tasks).
+
+    Example:
+        >>> from sertool.data.manifest import Utterance
+        >>> u = [Utterance(id=f"c/{i}", corpus="c", audio="/a.wav", duration=1.0, sample_rate=16000, speaker="c/s",
+        ...                gender="F", language=lang, emotion=emo) for i, (lang, emo) in
+        ...      enumerate([("zh", "happy"), ("zh", "surprise"), ("en", "happy"), ("zh", None)])]
+        >>> [x.id for x in filter_utterances(u, SourceConfig(languages=["zh"], emotions=["happy"]))]
+        ['c/0', 'c/3']
+    """
+    keep = utts
+    if conf.languages is not None:
+        keep = [u for u in keep if u.language in conf.languages]
+    if conf.emotions is not None:
+        keep = [u for u in keep if u.emotion is None or u.emotion in conf.emotions]
+    return keep
 
 
 def check_folds(protocol: str, sources: list[Source], where: str) -> dict[str, int]:

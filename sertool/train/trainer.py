@@ -83,6 +83,49 @@ def labelled(items: list[Item], sources: list[Source], model: MultiTaskModel,
                                        for n in names)]
 
 
+def in_experiment(items: list[Item], sources: list[Source], model: MultiTaskModel, main: str) -> list[Item]:
+    """The items an experiment trains or scores: the main task decides for a corpus in the folds.
+
+    An utterance of a corpus in the folds takes part only if it carries a main-task label (IEMOCAP's
+    frustrated, surprise or ``xxx`` turns do not train the gender or intensity heads and are not
+    scored: sa_cnn_blstm.txt §3's 5,531 utterances), unless the corpus sets ``keep_unlabelled``;
+    a corpus outside the folds trains whatever labels it carries.
+    """
+    out = []
+    for it in labelled(items, sources, model):
+        src = sources[it.source]
+        if src.folds is None or src.conf.keep_unlabelled or model.tasks[main].encode(it.utt) is not None:
+            out.append(it)
+    return out
+
+
+def task_counts(items: list[Item], sources: list[Source], model: MultiTaskModel) -> dict[str, int]:
+    """How many of ``items`` carry each task's label."""
+    return {n: len(labelled(items, sources, model, [n])) for n in model.tasks}
+
+
+def cap_per_class(items: list[Item], sources: list[Source], model: MultiTaskModel, main: str,
+                  seed: int) -> list[Item]:
+    """At most ``max_per_class`` items per main-task class of each corpus that sets it (a seeded draw;
+    selective_mtl.txt §2.3: "a similar number of samples for each category")."""
+    groups: dict[tuple[int, Any], list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault((it.source, model.tasks[main].encode(it.utt)), []).append(i)
+    rng = np.random.default_rng(seed)
+    drop: set[int] = set()
+    for (s, _label), idx in sorted(groups.items(), key=lambda kv: repr(kv[0])):
+        cap = sources[s].conf.max_per_class
+        if cap is not None and len(idx) > cap:
+            drop.update(rng.choice(idx, size=len(idx) - cap, replace=False).tolist())
+    return [it for i, it in enumerate(items) if i not in drop]
+
+
+def carries_sequence(it: Item, sources: list[Source], model: MultiTaskModel) -> bool:
+    """Whether the item carries a sequence (CTC) label its corpus trains: it must not be cropped."""
+    return any(task.kind == "ctc" and sources[it.source].allows(n) and task.encode(it.utt) is not None
+               for n, task in model.tasks.items())
+
+
 def _float_tensors(pred: Any) -> list[torch.Tensor]:
     values = pred.values() if isinstance(pred, dict) else [pred]
     return [t for t in values if torch.is_floating_point(t)]
@@ -159,10 +202,23 @@ class FoldTrainer:
     def _select_items(self, train: list[Item], dev: list[Item], fold_index: int) -> tuple[list[Item], list[Item]]:
         """Training items that carry a label of a task their corpus trains (``train_fraction`` of them);
         dev items that carry the main task's label."""
-        sources, main = self.data.sources, self.cfg.train.main_task
-        train = subsample(labelled(train, sources, self.net), self.cfg.data.train_fraction,
-                          self.cfg.train.seed * 7919 + fold_index,
+        sources, main, d = self.data.sources, self.cfg.train.main_task, self.cfg.data
+        train = in_experiment(train, sources, self.net, main)
+        train = cap_per_class(train, sources, self.net, main, self.cfg.train.seed * 7919 + fold_index + 1)
+        train = subsample(train, d.train_fraction, self.cfg.train.seed * 7919 + fold_index,
                           key=lambda it: (it.source, self.net.tasks[main].encode(it.utt)))
+        long = [it for it in train if d.max_seconds is not None and it.utt.duration > d.max_seconds
+                and carries_sequence(it, sources, self.net)]
+        if long and d.long_transcripts == "drop":
+            self.log(f"fold {self.fold.name}: {len(long)} utterances longer than {d.max_seconds} s carry a "
+                     "transcript: dropped from training (data.long_transcripts: drop)")
+            dropped = set(map(id, long))
+            train = [it for it in train if id(it) not in dropped]
+        elif long and d.pad_to_max:
+            raise SertoolError(f"config: data.pad_to_max makes every input {d.max_seconds} s long, but "
+                               f"{len(long)} training utterances carrying a transcript are longer (e.g. "
+                               f"{long[0].utt.id}, {long[0].utt.duration:.1f} s) and cannot be cropped; set "
+                               "data.long_transcripts: drop or raise data.max_seconds")
         if not labelled(train, sources, self.net, [main]):
             raise SertoolError(f"fold {self.fold.name}: no training utterance carries a {main} label")
         return train, labelled(dev, sources, self.net, [main])
@@ -341,8 +397,9 @@ class FoldTrainer:
                      f"{self.best['ua']:.4f} at epoch {self.best['epoch']})")
             return self.best
         corpora = sorted({it.utt.corpus for it in self.train_items})
-        self.log(f"fold {self.fold.name}: {len(self.train_items)} train ({', '.join(corpora)}), "
-                 f"{len(self.dev_items)} dev utterances, {self.steps_per_epoch} updates per epoch")
+        per_task = ", ".join(f"{k} {v}" for k, v in task_counts(self.train_items, self.data.sources, self.net).items())
+        self.log(f"fold {self.fold.name}: {len(self.train_items)} train ({', '.join(corpora)}; per task: "
+                 f"{per_task}), {len(self.dev_items)} dev utterances, {self.steps_per_epoch} updates per epoch")
         if not self.dev_items:
             self.log(f"fold {self.fold.name}: no dev set: the last epoch is kept as best")
         patience = self.cfg.train.patience

@@ -87,6 +87,26 @@ def test_intensity_ignores_unspecified_eis_and_clips_answers():
     assert m["mse"] == pytest.approx(0.125) and 0 < m["ccc"] < 1
 
 
+def test_items_without_an_intensity_label_leave_the_ccc_and_its_gradient_unchanged():
+    # speecheq.txt Algorithm 1: an emotion utterance without intensity is label-ignored (it stays in
+    # the batch moments); an ASR utterance (no emotion at all) has no label and must not enter them.
+    task = build_task("intensity", "intensity", {"pooled": 4}, {})
+    emotion = [utt(eis=2.5), utt(eis=-1.0), utt(emotion="neutral", eis=0.0), utt(eis=3.5)]
+    asr = [utt(emotion=None, esc=None, eis=-1.0), utt(emotion=None, esc=None, eis=-1.0)]
+    assert task.encode(utt(eis=-1.0)) is not None and task.encode(asr[0]) is None
+
+    def loss_and_grad(utts, preds):
+        pred = torch.tensor(preds, requires_grad=True)
+        loss = task.loss(pred, task.collate([task.encode(u) for u in utts]))
+        loss.backward()
+        return loss.detach(), pred.grad[: len(emotion)]
+
+    alone = loss_and_grad(emotion, [2.0, 1.0, 0.5, 3.0])
+    mixed = loss_and_grad(emotion + asr, [2.0, 1.0, 0.5, 3.0, 3.9, 0.1])
+    assert torch.allclose(alone[0], mixed[0]) and torch.allclose(alone[1], mixed[1])
+    assert alone[1][1] == 0  # the label-ignored item gets no gradient
+
+
 def test_ctc_encodes_phones_of_its_language_only():
     task = build_task("phones", "ctc", {"frames": 8}, {"inventory": "cmudict85"})
     inv = get_inventory("cmudict85")
