@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +27,57 @@ def _aux(key: str, value: float) -> str:
     return f"{value:.3f}" if key.endswith(PLAIN_AUX_SUFFIXES) else f"{100 * value:.2f}"
 
 
-def summarise_folds(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Mean and (population) std over folds of WA, UA, macro-F1, per-class recall and aux scores."""
-    keys = [k for k in SUMMARY_KEYS if all(k in s for s in folds.values())]
-    aux = sorted({k for s in folds.values() for k in s.get("aux", {})})
+def _mean_std(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and (population) std over ``rows`` of WA, UA, macro-F1, per-class recall and aux scores."""
+    keys = [k for k in SUMMARY_KEYS if all(k in s for s in rows)]
+    aux = sorted({k for s in rows for k in s.get("aux", {})})
     mean: dict[str, Any] = {}
     std: dict[str, Any] = {}
     for k in keys:
-        vals = np.array([s[k] for s in folds.values()], dtype=float)
+        vals = np.array([s[k] for s in rows], dtype=float)
         mean[k], std[k] = float(vals.mean()), float(vals.std())
     for k in aux:
-        vals = np.array([s["aux"][k] for s in folds.values() if k in s.get("aux", {})], dtype=float)
+        vals = np.array([s["aux"][k] for s in rows if k in s.get("aux", {})], dtype=float)
         mean[k], std[k] = float(vals.mean()), float(vals.std())
-    labels = sorted({lab for s in folds.values() for lab in s.get("per_class", {})})
+    labels = sorted({lab for s in rows for lab in s.get("per_class", {})})
     if labels:
-        mean["per_class"] = {lab: float(np.mean([s["per_class"][lab] for s in folds.values()
-                                                 if lab in s["per_class"]])) for lab in labels}
-    return {"folds": folds, "mean": mean, "std": std}
+        mean["per_class"] = {lab: float(np.mean([s["per_class"][lab] for s in rows
+                                                 if lab in s.get("per_class", {})])) for lab in labels}
+    return mean, std
+
+
+RUN_NAME = re.compile(r"^(r\d+)-")
+
+
+def summarise_folds(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std of the scores: over folds, or over runs for repeated cross-validation.
+
+    Folds named ``r<run>-<fold>`` (``sertool prep --repeats``) are runs of k folds with different
+    seeds: each run's score is its folds' mean, and the mean ± std is over the runs (ssl_mtl.txt:
+    5-fold × 5 seeds, 10-fold × 10 seeds), not over all r × k folds; ``runs`` holds each run's means.
+
+    Example:
+        >>> summary = summarise_folds({"1": {"wa": 0.7, "ua": 0.6}, "2": {"wa": 0.8, "ua": 0.7}})
+        >>> round(summary["mean"]["ua"], 3), round(summary["std"]["ua"], 3)
+        (0.65, 0.05)
+        >>> runs = summarise_folds({"r1-1": {"wa": 0.5, "ua": 0.5}, "r1-2": {"wa": 0.9, "ua": 0.9},
+        ...                         "r2-1": {"wa": 0.6, "ua": 0.6}, "r2-2": {"wa": 0.8, "ua": 0.8}})
+        >>> round(runs["mean"]["ua"], 3), round(runs["std"]["ua"], 3), sorted(runs["runs"])   # both runs: 0.7
+        (0.7, 0.0, ['r1', 'r2'])
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for name, s in folds.items():
+        m = RUN_NAME.match(name)
+        groups.setdefault(m.group(1) if m else "", []).append(s)
+    if "" in groups or len(groups) < 2:
+        mean, std = _mean_std(list(folds.values()))
+        return {"folds": folds, "mean": mean, "std": std}
+    runs = {r: _mean_std(rows)[0] for r, rows in sorted(groups.items())}
+    run_rows = [{**{k: v for k, v in m.items() if k in SUMMARY_KEYS},
+                 "aux": {k: v for k, v in m.items() if k not in SUMMARY_KEYS and k != "per_class"},
+                 **({"per_class": m["per_class"]} if "per_class" in m else {})} for m in runs.values()]
+    mean, std = _mean_std(run_rows)
+    return {"folds": folds, "runs": runs, "mean": mean, "std": std, "over": "runs"}
 
 
 def format_table(summary: dict[str, Any]) -> Table:
@@ -61,7 +96,8 @@ def format_table(summary: dict[str, Any]) -> Table:
         table.add_row(name, str(s.get("n", "")), *(f"{100 * s[k]:.2f}" for k in SUMMARY_KEYS),
                       *(_aux(k, s["aux"][k]) if k in s.get("aux", {}) else "" for k in aux))
     mean, std = summary["mean"], summary["std"]
-    table.add_row("mean ± std", "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in SUMMARY_KEYS),
+    over = f"mean ± std ({len(summary['runs'])} runs)" if summary.get("over") == "runs" else "mean ± std"
+    table.add_row(over, "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in SUMMARY_KEYS),
                   *(f"{_aux(k, mean[k])} ± {_aux(k, std[k])}" for k in aux), style="bold")
     return table
 

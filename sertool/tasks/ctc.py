@@ -27,7 +27,7 @@ from sertool.data.tokens import PHONE_INVENTORY_OF_LANGUAGE, characterise, get_i
 from sertool.errors import SertoolError
 from sertool.evaluation.metrics import token_error_rate
 from sertool.tasks.base import Task, register_task, require_input, sequence_lengths
-from sertool.tasks.losses import ctc_loss
+from sertool.tasks.losses import CTC_REDUCTIONS, ctc_loss
 
 
 @register_task
@@ -37,8 +37,12 @@ class CTCTask(Task):
     kind = "ctc"
 
     def __init__(self, name: str, in_dims: dict[str, int], inventory: str = "cmudict85", field: str = "phones",
-                 input: str = "frames"):
+                 input: str = "frames", reduction: str = "sum"):
         super().__init__(name)
+        if reduction not in CTC_REDUCTIONS:
+            raise SertoolError(f"task {name!r}: reduction must be one of {', '.join(CTC_REDUCTIONS)}, "
+                               f"got {reduction!r}")
+        self.reduction = reduction
         if field not in ("phones", "text"):
             raise SertoolError(f"task {name!r}: field must be phones or text, got {field!r}")
         if field == "text" and inventory != "char32":
@@ -79,7 +83,8 @@ class CTCTask(Task):
 
     def loss(self, pred: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor | None:
         tokens = labels["tokens"].clamp(min=0)  # padding is cut by the lengths; ctc_loss wants ids ≥ 0
-        return ctc_loss(pred["log_probs"], pred["lengths"], tokens, labels["token_lengths"], self.blank)
+        return ctc_loss(pred["log_probs"], pred["lengths"], tokens, labels["token_lengths"], self.blank,
+                        self.reduction)
 
     def references(self, labels: dict[str, torch.Tensor]) -> list[list[int] | None]:
         return [row[:n] if n else None for row, n in zip(labels["tokens"].tolist(), labels["token_lengths"].tolist())]

@@ -79,21 +79,42 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor, low: float = 0.0, high: f
     return 1 - concordance(x, y)
 
 
+CTC_REDUCTIONS = ("sum", "token_mean")
+
+
 def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, token_lengths: torch.Tensor,
-             blank: int) -> torch.Tensor | None:
+             blank: int, reduction: str = "sum") -> torch.Tensor | None:
     """CTC of frame log-probabilities ``(N, T, V)`` against padded ``tokens`` ``(N, L)``.
 
-    Items with ``token_lengths == 0`` carry no transcript and are left out. Utterances too short
-    for their transcript (infinite loss) count as zero instead of poisoning the batch.
+    ``reduction``: ``sum``, each utterance's −ln P(y | x) averaged over the batch (ssl_mtl.txt
+    §2.3's formula; it grows with the transcript's length), or ``token_mean``, each utterance's
+    loss divided by its number of tokens, then averaged (PyTorch's ``mean``; on the scale of a
+    per-frame classification loss). Items with ``token_lengths == 0`` carry no transcript and are
+    left out. Utterances too short for their transcript (infinite loss) count as zero instead of
+    poisoning the batch.
+
+    Example:
+        >>> lp = torch.log_softmax(torch.zeros(2, 6, 4), dim=-1)   # uniform over 3 tokens + blank
+        >>> tokens, n = torch.tensor([[1, 2, 0], [1, 0, 0]]), torch.tensor([3, 1])
+        >>> s = ctc_loss(lp, torch.tensor([6, 6]), tokens, n, blank=3)
+        >>> m = ctc_loss(lp, torch.tensor([6, 6]), tokens, n, blank=3, reduction="token_mean")
+        >>> per_utt = [float(ctc_loss(lp[i:i + 1], torch.tensor([6]), tokens[i:i + 1], n[i:i + 1], blank=3))
+        ...            for i in range(2)]
+        >>> abs(float(s) - sum(per_utt) / 2) < 1e-5, abs(float(m) - (per_utt[0] / 3 + per_utt[1]) / 2) < 1e-5
+        (True, True)
     """
+    if reduction not in CTC_REDUCTIONS:
+        raise ValueError(f"CTC reduction must be one of {CTC_REDUCTIONS}, got {reduction!r}")
     valid = token_lengths > 0
     if not valid.any():
         return None
     lp = log_probs[valid].float().transpose(0, 1)  # (T, M, V), the layout ctc_loss wants
     tl = token_lengths[valid]
     targets = tokens[valid][:, : int(tl.max())]
-    loss = F.ctc_loss(lp, targets, lengths[valid], tl, blank=blank, reduction="sum", zero_infinity=True)
-    return loss / int(valid.sum())
+    per_utt = F.ctc_loss(lp, targets, lengths[valid], tl, blank=blank, reduction="none", zero_infinity=True)
+    if reduction == "token_mean":
+        per_utt = per_utt / tl.float()
+    return per_utt.sum() / int(valid.sum())
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:

@@ -89,6 +89,9 @@ class SourceConfig:
     path: str = ""  # its manifest.jsonl
     tasks: list[str] | None = None  # the tasks it trains (None: every task its labels allow)
     ratio: float = 1.0  # utterances drawn from it per epoch = ratio × its training utterances
+    # its fixed share of every batch (set on every corpus or none; speecheq.txt Algorithm 1); the
+    # first corpus then sets the epoch: one pass over its ratio × training utterances
+    share: float | None = None
     features: str | None = None  # its feature directory for a one-input model (None: data.features)
     inputs: dict[str, str] | None = None  # input name → its feature directory (None: data.inputs')
     folds: str | None = None  # its own folds.json, fold k paired with data.folds' fold k (None: data.folds)
@@ -290,6 +293,9 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
     for name, inp in cfg.data.inputs.items():
         if bool(inp.features) == bool(inp.audio):
             raise SertoolError(f"config: data.inputs.{name} needs either features: DIR or audio: true")
+    shares = [s.share for s in cfg.data.sources()]
+    if any(x is not None for x in shares) and any(x is None for x in shares):
+        raise SertoolError("config: data.manifests: give a batch share to every corpus or to none")
     if cfg.data.long_transcripts not in ("keep", "drop"):
         raise SertoolError(f"config: data.long_transcripts must be keep or drop, got {cfg.data.long_transcripts!r}")
     for i, src in enumerate(cfg.data.sources()):

@@ -8,12 +8,21 @@ epoch skips the first k batches and sees exactly the batches an uninterrupted ru
 several processes (``torchrun``), each global batch is dealt out among them (``batch[rank::world]``),
 so the number of updates and the global batch size do not depend on the number of processes.
 
+With ``shares`` (one per corpus, e.g. ``[0.5, 0.25, 0.25]``), every batch instead holds a fixed
+number of each corpus's utterances, ``round(share × batch_size)`` (at least one), as speecheq.txt
+Algorithm 1 draws an emotion, a phoneme and a gender mini-batch for every update. The first
+corpus sets the epoch (one pass over its epoch draw); the others are drawn from their own shuffled
+passes, as many as the epoch needs.
+
 Example:
     >>> sampler = EpochBatches(sizes=[6, 4], ratios=[1.0, 0.5], batch_size=4, seed=0)
     >>> [len(b) for b in sampler.batches(epoch=0)]
     [4, 4]
     >>> sampler.batches(epoch=0) == sampler.batches(epoch=0) != sampler.batches(epoch=1)
     True
+    >>> shared = EpochBatches(sizes=[6, 4], ratios=[1.0, 1.0], batch_size=4, seed=0, shares=[0.5, 0.5])
+    >>> [sorted(i >= 6 for i in b) for b in shared.batches(epoch=0)]      # two of each corpus per batch
+    [[False, False, True, True], [False, False, True, True], [False, False, True, True]]
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ class EpochBatches:
     """Batches of dataset indices (corpora concatenated in order) for one process."""
 
     def __init__(self, sizes: list[int], ratios: list[float], batch_size: int, seed: int,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, shares: list[float] | None = None):
         if batch_size < 1:
             raise SertoolError(f"train.batch_size must be ≥ 1, got {batch_size}")
         self.sizes, self.ratios = list(sizes), list(ratios)
@@ -36,6 +45,13 @@ class EpochBatches:
         if sum(self.counts) == 0:
             raise SertoolError("no training utterances to sample")
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
+        self.quotas: list[int] | None = None
+        if shares is not None:
+            if len(shares) != len(self.sizes) or any(s <= 0 for s in shares) or sum(shares) > 1 + 1e-9:
+                raise SertoolError(f"batch shares must be one per corpus, each > 0, summing to at most 1; got {shares}")
+            if any(n == 0 for n in self.sizes):
+                raise SertoolError("every corpus with a batch share needs training utterances in this fold")
+            self.quotas = [max(1, round(s * batch_size)) for s in shares]
 
     @property
     def epoch_size(self) -> int:
@@ -43,16 +59,34 @@ class EpochBatches:
 
     def __len__(self) -> int:
         """Updates per epoch."""
+        if self.quotas is not None:
+            return -(-self.counts[0] // self.quotas[0])
         return -(-self.epoch_size // self.batch_size)
 
-    def _draw(self, epoch: int, source: int) -> np.ndarray:
-        n, count = self.sizes[source], self.counts[source]
+    def _draw(self, epoch: int, source: int, count: int | None = None) -> np.ndarray:
+        n = self.sizes[source]
+        count = self.counts[source] if count is None else count
         rng = np.random.default_rng([self.seed, epoch, source, 1])
         passes = [rng.permutation(n) for _ in range(-(-count // n))]
         return np.concatenate(passes)[:count] + self.offsets[source]
 
+    def _shared_batches(self, epoch: int) -> list[list[int]]:
+        assert self.quotas is not None
+        steps = len(self)
+        main = self._draw(epoch, 0)
+        others = [self._draw(epoch, s, steps * q) for s, q in enumerate(self.quotas) if s > 0]
+        batches = []
+        for b in range(steps):
+            batch = main[b * self.quotas[0]: (b + 1) * self.quotas[0]].tolist()
+            for s, drawn in enumerate(others, start=1):
+                batch += drawn[b * self.quotas[s]: (b + 1) * self.quotas[s]].tolist()
+            batches.append(batch)
+        return batches
+
     def global_batches(self, epoch: int) -> list[list[int]]:
         """Every process's batches of ``epoch``, before dealing them out."""
+        if self.quotas is not None:
+            return self._shared_batches(epoch)
         drawn = np.concatenate([self._draw(epoch, s) for s in range(len(self.sizes)) if self.counts[s]])
         order = np.random.default_rng([self.seed, epoch, 0]).permutation(drawn).tolist()
         return [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]

@@ -164,8 +164,10 @@ class FoldTrainer:
                                           augment=cfg.data.augment, seed=cfg.train.seed)
         self.dev_set = UtteranceDataset(self.dev_items, data.sources, self.net.tasks, inputs)  # never augmented
         sizes = [sum(it.source == s for it in self.train_items) for s in range(len(data.sources))]
+        shares = [s.conf.share for s in data.sources]
         self.sampler = EpochBatches(sizes, [s.conf.ratio for s in data.sources], cfg.train.batch_size, cfg.train.seed,
-                                    dist_info.rank, dist_info.world_size)
+                                    dist_info.rank, dist_info.world_size,
+                                    shares=None if shares[0] is None else shares)
         self.steps_per_epoch = len(self.sampler)
 
         wconf = {k: v for k, v in self.cfg.weighting.items() if k not in ("name", "lr")}

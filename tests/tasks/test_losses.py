@@ -87,3 +87,18 @@ def test_masked_mse_counts_valid_frames_only():
     mask = torch.tensor([[True, True, True], [True, True, False]])
     assert float(masked_mse(pred, target, mask)) == 1.0
     assert masked_mse(pred, target, torch.zeros(2, 3, dtype=torch.bool)) is None
+
+
+def test_ctc_reduction_is_a_stated_choice():
+    torch.manual_seed(0)
+    lp = torch.log_softmax(torch.randn(3, 12, 6), dim=-1)
+    tokens, n = torch.tensor([[1, 2, 3, 4], [2, 0, 0, 0], [1, 1, 2, 0]]), torch.tensor([4, 1, 3])
+    lengths = torch.tensor([12, 12, 9])
+    per_utt = torch.nn.functional.ctc_loss(lp.transpose(0, 1), tokens, lengths, n, blank=5, reduction="none")
+    summed = ctc_loss(lp, lengths, tokens, n, blank=5)  # ssl_mtl.txt §2.3: per-utterance NLL, batch mean
+    token_mean = ctc_loss(lp, lengths, tokens, n, blank=5, reduction="token_mean")
+    assert torch.allclose(summed, per_utt.mean())
+    assert torch.allclose(token_mean, torch.nn.functional.ctc_loss(lp.transpose(0, 1), tokens, lengths, n,
+                                                                   blank=5, reduction="mean"))
+    with pytest.raises(ValueError, match="reduction"):
+        ctc_loss(lp, lengths, tokens, n, blank=5, reduction="max")

@@ -42,3 +42,19 @@ def test_processes_share_every_global_batch():
 def test_nothing_to_sample_is_an_error():
     with pytest.raises(SertoolError, match="no training utterances"):
         EpochBatches([0], [1.0], 4, 0)
+
+
+def test_every_batch_holds_each_corpus_share():
+    # speecheq.txt Algorithm 1: an emotion, a phoneme and a gender mini-batch for every update
+    sizes = [20, 50, 7]
+    sampler = EpochBatches(sizes, [1.0, 1.0, 1.0], batch_size=8, seed=3, shares=[0.5, 0.25, 0.25])
+    batches = sampler.batches(epoch=0)
+    assert len(batches) == len(sampler) == 5  # the first corpus (20 items, 4 per batch) sets the epoch
+    source = [0] * 20 + [1] * 50 + [2] * 7
+    for b in batches:
+        assert [sum(source[i] == s for i in b) for s in range(3)] == [4, 2, 2]
+    first = [i for b in batches for i in b if source[i] == 0]
+    assert sorted(first) == list(range(20))  # one pass over the main corpus
+    assert batches == EpochBatches(sizes, [1.0] * 3, 8, 3, shares=[0.5, 0.25, 0.25]).batches(epoch=0)
+    with pytest.raises(SertoolError, match="batch shares"):
+        EpochBatches(sizes, [1.0] * 3, 8, 3, shares=[0.8, 0.3, 0.1])
