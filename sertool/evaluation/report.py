@@ -80,6 +80,46 @@ def summarise_folds(folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"folds": folds, "runs": runs, "mean": mean, "std": std, "over": "runs"}
 
 
+def pooled_scores(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Scores of one confusion matrix summed over every fold's test utterances (sa_cnn_blstm.txt
+    Table 3 pools all 5,531), beside the fold mean ± std; None when the folds' labels differ.
+
+    Example:
+        >>> a = {"labels": ["x", "y"], "confusion": [[3, 1], [0, 4]]}
+        >>> b = {"labels": ["x", "y"], "confusion": [[1, 1], [2, 0]]}
+        >>> p = pooled_scores({"1": a, "2": b})
+        >>> p["confusion"], p["n"], round(p["wa"], 3), round(p["ua"], 3)
+        ([[4, 2], [2, 4]], 12, 0.667, 0.667)
+    """
+    from sertool.evaluation.metrics import classification_scores
+
+    rows = [s for s in folds.values() if "confusion" in s]
+    if not rows or any(s["labels"] != rows[0]["labels"] for s in rows):
+        return None
+    cm = np.sum([np.asarray(s["confusion"], dtype=np.int64) for s in rows], axis=0)
+    ref = np.repeat(np.arange(cm.shape[0]), cm.sum(axis=1))
+    hyp = np.concatenate([np.repeat(np.arange(cm.shape[1]), row) for row in cm])
+    return classification_scores(ref.tolist(), hyp.tolist(), rows[0]["labels"])
+
+
+def corpus_average(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Per test corpus, the fold mean of its WA and UA, and their average over the corpora
+    (selective_mtl.txt Table 3 averages the acted and spontaneous test sets); None for one corpus.
+
+    Example:
+        >>> f = {"1": {"per_corpus": {"a": {"wa": 0.6, "ua": 0.5}, "b": {"wa": 0.8, "ua": 0.7}}}}
+        >>> corpus_average(f)["average"]
+        {'wa': 0.7, 'ua': 0.6}
+    """
+    corpora = sorted({c for s in folds.values() for c in s.get("per_corpus", {})})
+    if len(corpora) < 2:
+        return None
+    per = {c: {k: float(np.mean([s["per_corpus"][c][k] for s in folds.values() if c in s.get("per_corpus", {})]))
+               for k in ("wa", "ua")} for c in corpora}
+    average = {k: round(float(np.mean([per[c][k] for c in corpora])), 10) for k in ("wa", "ua")}
+    return {"per_corpus": per, "average": average}
+
+
 def format_table(summary: dict[str, Any]) -> Table:
     """A rich table: one row per fold, then mean ± std; values in percent (CCC and MSE as they are)."""
     folds = summary["folds"]
@@ -99,6 +139,14 @@ def format_table(summary: dict[str, Any]) -> Table:
     over = f"mean ± std ({len(summary['runs'])} runs)" if summary.get("over") == "runs" else "mean ± std"
     table.add_row(over, "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in SUMMARY_KEYS),
                   *(f"{_aux(k, mean[k])} ± {_aux(k, std[k])}" for k in aux), style="bold")
+    if "pooled" in summary:
+        p = summary["pooled"]
+        table.add_row("pooled", str(p["n"]), *(f"{100 * p[k]:.2f}" for k in SUMMARY_KEYS), *("" for _ in aux))
+    for corpus, s in summary.get("corpora", {}).get("per_corpus", {}).items():
+        table.add_row(f"test: {corpus}", "", f"{100 * s['wa']:.2f}", f"{100 * s['ua']:.2f}", "", *("" for _ in aux))
+    if "corpora" in summary:
+        a = summary["corpora"]["average"]
+        table.add_row("corpus average", "", f"{100 * a['wa']:.2f}", f"{100 * a['ua']:.2f}", "", *("" for _ in aux))
     return table
 
 

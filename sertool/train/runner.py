@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from sertool.console import console
 from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
-from sertool.evaluation.report import plot_confusion, summarise_folds
+from sertool.evaluation.report import corpus_average, plot_confusion, pooled_scores, summarise_folds
 from sertool.stage import StageMarker, atomic_write_json, output_lock
 from sertool.train.bundle import Bundle
 from sertool.train.checkpoint import load_checkpoint
@@ -242,6 +242,14 @@ def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "t
         results[name] = scores
     summary = summarise_folds(results)
     summary.update({"split": split, "checkpoint": checkpoint, "complete": not missing, **flags})
+    pooled = pooled_scores(results)
+    if pooled is not None:
+        summary["pooled"] = pooled
+        plot_confusion(pooled["confusion"], pooled["labels"], exp_dir / "confusion.png",
+                       title=f"all folds pooled ({split}): WA {100 * pooled['wa']:.1f}%, UA {100 * pooled['ua']:.1f}%")
+    corpora = corpus_average(results)
+    if corpora is not None:
+        summary["corpora"] = corpora
     if missing:
         summary["missing_folds"] = missing
     atomic_write_json(exp_dir / "scores.json", summary)
