@@ -6,6 +6,13 @@ extractors, input transforms, optimisers, learning-rate schedules, corpora) live
 raises), an unknown name is a one-line :class:`~sertool.errors.SertoolError` listing the known
 ones, and building with wrong arguments says which component refused them.
 
+One YAML convention names a component and its arguments: a mapping with the registry name under
+``name`` and the arguments beside it (``weighting: {name: gradnorm, alpha: 1.5}``, ``scheduler:
+{name: cosine, warmup_epochs: 2}``, ``transform: {name: onehot, column: 3, classes: 257}``), built
+by :meth:`Registry.build_spec`. Two keys keep the form the design card fixes: a task's type is
+``type`` (its name is its key under ``tasks``), and the encoder is ESPnet's pair ``encoder: NAME``
++ ``encoder_conf: {...}``.
+
 A name of the form ``package.module:Attribute`` (or ``path/to/file.py:Attribute``) imports that
 module first, so a new component can live in its own file and be named from YAML alone; the
 module's registration decorator then runs as usual.
@@ -105,6 +112,21 @@ class Registry(Generic[T]):
         if name not in self._items:
             raise SertoolError(f"unknown {self.kind} {name!r} (known: {', '.join(self.names())})")
         return self._items[name]
+
+    def build_spec(self, spec: Mapping[str, Any], *args: Any, default: str | None = None, **kwargs: Any) -> Any:
+        """Build from a YAML mapping ``{name: NAME, **arguments}`` (``default`` when ``name`` is absent).
+
+        Example:
+            >>> reg = Registry("greeting")
+            >>> reg.add("hello", lambda who="world", punct="!": f"hello {who}{punct}")
+            >>> reg.build_spec({"name": "hello", "who": "you"})
+            'hello you!'
+        """
+        conf = dict(spec)
+        name = conf.pop("name", default)
+        if name is None:
+            raise SertoolError(f"{self.kind}: no name given in {dict(spec)} (known: {', '.join(self.names())})")
+        return self.build(name, conf, *args, **kwargs)
 
     def build(self, name: str, conf: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
         """Call the component ``name`` with positional ``args``, then ``conf`` and ``kwargs`` as keywords."""

@@ -110,6 +110,4 @@ def lr_factor(conf: dict[str, Any], base_lr: float, steps_per_epoch: int,
     (``constant``, ``inverse_time {decay}``, ``stages {stages, anneal}``, ``cosine {warmup_epochs,
     min_lr}``).
     """
-    conf = dict(conf)
-    name = conf.pop("name", "constant")
-    return SCHEDULES.build(name, conf, base_lr, max(1, steps_per_epoch), float(total_epochs or 1))
+    return SCHEDULES.build_spec(conf, base_lr, max(1, steps_per_epoch), float(total_epochs or 1), default="constant")

@@ -173,10 +173,7 @@ class Columns:
 
 
 def build_transform(conf: Mapping[str, Any] | None) -> Any | None:
-    if not conf:
-        return None
-    conf = dict(conf)
-    return TRANSFORMS.build(conf.pop("name", ""), conf)
+    return TRANSFORMS.build_spec(conf) if conf else None
 
 
 # ----------------------------------------------------------------------------- specs

@@ -38,7 +38,7 @@ from sertool.evaluation.predict import aux_metrics, main_scores, predict, to_dev
 from sertool.models.multitask import MultiTaskModel
 from sertool.schedules import lr_factor
 from sertool.stage import atomic_write_json
-from sertool.tasks import build_weighting, task_class
+from sertool.tasks import WEIGHTINGS, task_class
 from sertool.tasks.classification import ClassificationTask
 from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -170,9 +170,8 @@ class FoldTrainer:
                                     shares=None if shares[0] is None else shares)
         self.steps_per_epoch = len(self.sampler)
 
-        wconf = {k: v for k, v in self.cfg.weighting.items() if k not in ("name", "lr")}
-        self.weighting = build_weighting(self.cfg.weighting.get("name", "fixed"), self.cfg.task_weights(),
-                                         wconf).to(self.device)
+        spec = {k: v for k, v in self.cfg.weighting.items() if k != "lr"}  # lr: the trainer's, for its parameters
+        self.weighting = WEIGHTINGS.build_spec(spec, weights=self.cfg.task_weights(), default="fixed").to(self.device)
         self.optimizer = self._optimizer()
         o = self.cfg.optim
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
