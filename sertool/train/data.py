@@ -35,6 +35,13 @@ from sertool.train.inputs import ModelInputs, item_rng
 from sertool.train.sources import Item, Source
 
 
+def carries_sequence(tasks: Mapping[str, Any], it: Item, sources: list[Source]) -> bool:
+    """Whether the item carries a sequence (CTC) label its corpus trains: its transcript covers all
+    its audio, so its inputs are never cropped."""
+    return any(task.kind == "ctc" and sources[it.source].allows(n) and task.encode(it.utt) is not None
+               for n, task in tasks.items())
+
+
 class UtteranceDataset(Dataset):
     """Model inputs and per-task labels of a list of items (varied per epoch by ``augment``)."""
 
@@ -47,9 +54,7 @@ class UtteranceDataset(Dataset):
         self.labels = [{name: task.encode(it.utt) if sources[it.source].allows(name) else None
                         for name, task in tasks.items()} for it in items]
         self.copies = self._copies() if augment is not None and augment.stored > 0 else None
-        # An item carrying a sequence label (CTC) is never cropped: its transcript covers all its audio.
-        self.whole = [any(getattr(tasks[n], "kind", "") == "ctc" and lab[n] is not None for n in lab)
-                      for lab in self.labels]
+        self.whole = [carries_sequence(tasks, it, sources) for it in items]  # never cropped
 
     def _copies(self) -> list[list[str]]:
         """Per item, the stored copies every feature input has (so aligned inputs use the same copy)."""

@@ -43,7 +43,7 @@ from sertool.tasks.classification import ClassificationTask
 from sertool.train.bundle import build_model, make_bundle, save_bundle
 from sertool.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sertool.train.config import ExperimentConfig
-from sertool.train.data import Collator, UtteranceDataset
+from sertool.train.data import Collator, UtteranceDataset, carries_sequence
 from sertool.train.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -119,11 +119,6 @@ def cap_per_class(items: list[Item], sources: list[Source], model: MultiTaskMode
             drop.update(rng.choice(idx, size=len(idx) - cap, replace=False).tolist())
     return [it for i, it in enumerate(items) if i not in drop]
 
-
-def carries_sequence(it: Item, sources: list[Source], model: MultiTaskModel) -> bool:
-    """Whether the item carries a sequence (CTC) label its corpus trains: it must not be cropped."""
-    return any(task.kind == "ctc" and sources[it.source].allows(n) and task.encode(it.utt) is not None
-               for n, task in model.tasks.items())
 
 
 def _float_tensors(pred: Any) -> list[torch.Tensor]:
@@ -209,7 +204,7 @@ class FoldTrainer:
         train = subsample(train, d.train_fraction, self.cfg.train.seed * 7919 + fold_index,
                           key=lambda it: (it.source, self.net.tasks[main].encode(it.utt)))
         long = [it for it in train if d.max_seconds is not None and it.utt.duration > d.max_seconds
-                and carries_sequence(it, sources, self.net)]
+                and carries_sequence(self.net.tasks, it, sources)]
         if long and d.long_transcripts == "drop":
             self.log(f"fold {self.fold.name}: {len(long)} utterances longer than {d.max_seconds} s carry a "
                      "transcript: dropped from training (data.long_transcripts: drop)")
