@@ -41,6 +41,20 @@ def corpus(tmp_path) -> tuple[Path, Path]:
     return make_corpus(tmp_path / "data", num_utts=7, speakers=2), conf
 
 
+def crash_on_fifth_utterance(monkeypatch) -> None:
+    """Make the fbank extractor fail on its fifth utterance, as a crash midway through a run."""
+    calls = {"n": 0}
+    original = FbankExtractor.compute
+
+    def crash_on_fifth(self, wave):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("simulated crash")
+        return original(self, wave)
+
+    monkeypatch.setattr(FbankExtractor, "compute", crash_on_fifth)
+
+
 def test_done_marker_skips_and_force_redoes(corpus, tmp_path):
     manifest, conf = corpus
     out = tmp_path / "feats"
@@ -81,24 +95,14 @@ def test_crash_midway_keeps_finished_shards_and_resumes(corpus, tmp_path, monkey
     clean = tmp_path / "clean"
     extract_features([manifest], clean, "fbank", config=conf)
     out = tmp_path / "feats"
-    calls = {"n": 0}
-    original = FbankExtractor.compute
-
-    def crash_on_fifth(self, wave):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise RuntimeError("simulated crash")
-        return original(self, wave)
-
-    monkeypatch.setattr(FbankExtractor, "compute", crash_on_fifth)
+    crash_on_fifth_utterance(monkeypatch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         extract_features([manifest], out, "fbank", config=conf)
     finished = shard_bytes(out)
     assert sorted(finished) == ["feats-00000.h5", "feats-00001.h5"]  # shard 2 died half-written
     assert not (out / ".done").exists() and not list(out.glob(".feats-*"))  # no complete-looking temp
 
-    monkeypatch.setattr(FbankExtractor, "compute", original)
-    calls["n"] = 0
+    monkeypatch.undo()  # the extractor works again
     extract_features([manifest], out, "fbank", config=conf)
     after = shard_bytes(out)
     assert all(after[name] == data for name, data in finished.items())  # finished shards untouched
@@ -202,19 +206,10 @@ def test_resumed_run_counts_the_shards_it_wrote(corpus, tmp_path, monkeypatch):
     """A run resumed after a crash says it wrote 2 of 4 shards, not that it wrote the directory."""
     manifest, conf = corpus  # 7 utterances in shards of 2: 4 shards
     out = tmp_path / "feats"
-    calls = {"n": 0}
-    original = FbankExtractor.compute
-
-    def crash_on_fifth(self, wave):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise RuntimeError("simulated crash")
-        return original(self, wave)
-
-    monkeypatch.setattr(FbankExtractor, "compute", crash_on_fifth)
+    crash_on_fifth_utterance(monkeypatch)
     with pytest.raises(RuntimeError):
         extract_features([manifest], out, "fbank", config=conf)
-    monkeypatch.setattr(FbankExtractor, "compute", original)
+    monkeypatch.undo()  # the extractor works again
 
     table = extract_features([manifest], out, "fbank", config=conf)
     row = summary_rows(table)["feats"]
