@@ -28,6 +28,7 @@ DOCUMENTED = (
     "sertool.data.manifest",
     "sertool.data.tokens",
     "sertool.errors",
+    "sertool.export",
     "sertool.evaluation.metrics",
     "sertool.features.augment",
     "sertool.features.cmvn",

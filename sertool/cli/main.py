@@ -10,7 +10,7 @@ import typer
 
 from sertool import __version__
 from sertool.cli import eval as eval_cmd
-from sertool.cli import features, infer, prep, train
+from sertool.cli import export, features, infer, prep, train
 
 app = typer.Typer(
     name="sertool",
@@ -24,6 +24,7 @@ app.command("features")(features.features)
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train.train)
 app.command("eval")(eval_cmd.evaluate)
 app.command("infer")(infer.infer)
+app.command("export")(export.export)
 
 
 def _version(value: bool) -> None:
