@@ -192,7 +192,8 @@ def filter_utterances(utts: list[Utterance], conf: SourceConfig) -> list[Utteran
     Example:
         >>> from sertool.data.manifest import Utterance
         >>> u = [Utterance(id=f"c/{i}", corpus="c", audio="/a.wav", duration=1.0, sample_rate=16000, speaker="c/s",
-        ...                gender="F", language=lang, emotion=emo) for i, (lang, emo) in
+        ...                session=None, style="acted", gender="F", language=lang, emotion=emo)
+        ...      for i, (lang, emo) in
         ...      enumerate([("zh", "happy"), ("zh", "surprise"), ("en", "happy"), ("zh", None)])]
         >>> [x.id for x in filter_utterances(u, SourceConfig(languages=["zh"], emotions=["happy"]))]
         ['c/0', 'c/3']
