@@ -15,6 +15,7 @@ import typer
 from sertool.cli.common import Force, Jobs, OutDir, Seed, command
 from sertool.corpora.prepare import prepare_corpus, split_list
 from sertool.corpora.registry import corpus_spec
+from sertool.data.folds import DEV_SETS
 
 app = typer.Typer(help="Prepare a corpus: manifest, folds and token inventories.", no_args_is_help=True)
 
@@ -22,12 +23,21 @@ Protocol = Annotated[
     str,
     typer.Option(
         "--protocol",
-        help="Fold protocol: leave-one-session-out, leave-one-speaker-out, speaker-kfold, "
-        "stratified-kfold (not speaker-independent), corpus-split or casia-10fold (CASIA; not "
-        "speaker-independent).",
+        help="Fold protocol: leave-one-session-out, leave-one-speaker-out, speaker-kfold (fewer "
+        "speakers than --folds: leave-one-speaker-out), stratified-kfold (not speaker-independent), "
+        "corpus-split, casia-10fold (CASIA; not speaker-independent) or dialog-10fold (IEMOCAP by "
+        "dialog prefix, decomposed paper; not speaker-independent).",
     ),
 ]
 NumFolds = Annotated[int, typer.Option("--folds", "-k", min=2, help="k for the k-fold protocols.")]
+Dev = Annotated[str, typer.Option(
+    "--dev", help=f"Dev set, one of {', '.join(DEV_SETS)}: 'speakers' (each protocol's own: whole training "
+    "speakers when speaker-independent) or 'none' (empty dev lists: training keeps the last epoch).")]
+
+
+def dev_option(dev: str) -> dict[str, str]:
+    """``{"dev": dev}``, or nothing for the default, whose outputs prepared before stay up to date."""
+    return {} if dev == "speakers" else {"dev": dev}
 
 
 @app.command("synthetic")
@@ -41,12 +51,13 @@ def synthetic(
     protocol: Protocol = corpus_spec("synthetic").default_protocol,
     folds: NumFolds = corpus_spec("synthetic").default_folds,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     force: Force = False,
 ) -> None:
     """Synthesise an emotional speech corpus with eSpeak NG (no download needed)."""
     opts = {"speakers": speakers, "per_class": per_class, "languages": tuple(split_list(languages)),
-                "styles": tuple(split_list(styles)), "protocol": protocol, "k": folds, "seed": seed}
+            "styles": tuple(split_list(styles)), "protocol": protocol, "k": folds, "seed": seed, **dev_option(dev)}
     prepare_corpus("synthetic", None, out_dir, force=force, jobs=jobs, **opts)
 
 
@@ -71,12 +82,13 @@ def iemocap(
     folds: NumFolds = corpus_spec("iemocap").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     force: Force = False,
 ) -> None:
     """IEMOCAP_full_release: Session1..5, labels, V/A/D, transcripts (leave-one-session-out)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats, **dev_option(dev)}
     prepare_corpus("iemocap", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -89,6 +101,7 @@ def ravdess(
     folds: NumFolds = corpus_spec("ravdess").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     mirror: Mirror = None,
@@ -96,7 +109,7 @@ def ravdess(
     force: Force = False,
 ) -> None:
     """RAVDESS speech (Audio_Speech_Actors_01-24): 8 emotions, 2 intensities (speaker k-fold)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats, **dev_option(dev)}
     prepare_corpus("ravdess", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, **opts)
 
@@ -110,13 +123,14 @@ def crema_d(
     folds: NumFolds = corpus_spec("crema-d").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     mirror: Mirror = None,
     force: Force = False,
 ) -> None:
     """CREMA-D (the root holding AudioWAV/): 6 emotions, LO/MD/HI/XX levels (speaker k-fold)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats, **dev_option(dev)}
     prepare_corpus("crema-d", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror, **opts)
 
 
@@ -129,13 +143,14 @@ def casia(
     folds: NumFolds = corpus_spec("casia").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     force: Force = False,
 ) -> None:
     """CASIA (<speaker>/<emotion>/<n>.wav): 6 emotions, no transcripts (leave-one-speaker-out;
     casia-10fold is SpeechEQ's ten-fold protocol)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats, **dev_option(dev)}
     prepare_corpus("casia", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -148,12 +163,13 @@ def esd(
     folds: NumFolds = corpus_spec("esd").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     force: Force = False,
 ) -> None:
     """ESD ('Emotion Speech Dataset'): 20 speakers, Mandarin + English, own split (speaker k-fold)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, "repeats": repeats, **dev_option(dev)}
     prepare_corpus("esd", corpus_dir, out_dir, force=force, jobs=jobs, download=download, **opts)
 
 
@@ -165,6 +181,7 @@ def librispeech(
     protocol: Protocol = corpus_spec("librispeech").default_protocol,
     folds: NumFolds = corpus_spec("librispeech").default_folds,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     subsets: Annotated[str, typer.Option(help="Comma-separated subsets for --download.")]
@@ -174,7 +191,7 @@ def librispeech(
     force: Force = False,
 ) -> None:
     """LibriSpeech: every subset present, for the phoneme/character tasks (speaker k-fold)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, **dev_option(dev)}
     prepare_corpus("librispeech", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, subsets=split_list(subsets), **opts)
 
@@ -187,6 +204,7 @@ def aishell(
     protocol: Protocol = corpus_spec("aishell").default_protocol,
     folds: NumFolds = corpus_spec("aishell").default_folds,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     download: Download = False,
     mirror: Mirror = None,
@@ -194,7 +212,7 @@ def aishell(
     force: Force = False,
 ) -> None:
     """AISHELL-1 (the root holding data_aishell/ and resource_aishell/), Mandarin phonemes (speaker k-fold)."""
-    opts = {"protocol": protocol, "k": folds, "seed": seed}
+    opts = {"protocol": protocol, "k": folds, "seed": seed, **dev_option(dev)}
     prepare_corpus("aishell", corpus_dir, out_dir, force=force, jobs=jobs, download=download, mirror=mirror,
                    archive_dir=archive_dir, **opts)
 
@@ -221,6 +239,7 @@ def folder(
     folds: NumFolds = corpus_spec("folder").default_folds,
     repeats: Repeats = 1,
     seed: Seed = 0,
+    dev: Dev = "speakers",
     jobs: Jobs = 2,
     force: Force = False,
 ) -> None:
@@ -229,7 +248,7 @@ def folder(
 
     opts = {"csv_path": csv_path, "name": name or default_name(corpus_dir), "style": style, "language": language,
             "rating_range": parse_rating_range(rating_range), "protocol": protocol, "k": folds, "seed": seed,
-            "repeats": repeats}
+            "repeats": repeats, **dev_option(dev)}
     if encoding is not None:  # only when named: outputs prepared without it keep their .done marker
         opts["encoding"] = encoding
     prepare_corpus("folder", corpus_dir, out_dir, force=force, jobs=jobs, **opts)

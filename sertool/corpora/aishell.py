@@ -61,6 +61,7 @@ def prepare_aishell(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every split of AISHELL-1 present under ``corpus_dir``."""
@@ -119,4 +120,4 @@ def prepare_aishell(
                 split=split,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

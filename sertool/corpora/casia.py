@@ -51,6 +51,7 @@ def prepare_casia(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every ``<speaker>/<emotion>/*.wav`` of ``corpus_dir``."""
@@ -102,4 +103,4 @@ def prepare_casia(
                 eis=eis,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

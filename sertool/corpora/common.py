@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sertool.data.folds import Fold, leaking_speakers, make_folds, write_folds
+from sertool.data.folds import Fold, fit_protocol, leaking_speakers, make_folds, write_folds
 from sertool.data.manifest import Utterance, write_manifest
 from sertool.data.tokens import PHONE_INVENTORY_OF_LANGUAGE, get_inventory, phonemise
 from sertool.errors import SertoolError
@@ -85,8 +85,10 @@ def finish_prep(
 ) -> PrepReport:
     """Phonemise, then write manifest, folds, inventories and summary into ``out_dir``.
 
-    ``fold_options`` go to :func:`~sertool.data.folds.make_folds` (``k``, ``seed``, ...) and are
-    recorded in ``folds.json``.
+    ``fold_options`` go to :func:`~sertool.data.folds.make_folds` (``k``, ``seed``, ``dev``, ...)
+    and are recorded in ``folds.json``. A protocol the corpus cannot fill (``speaker-kfold`` with
+    more folds than speakers) is replaced as :func:`~sertool.data.folds.fit_protocol` says, and
+    the summary's warnings say so.
     """
     if not utts:
         reasons = ", ".join(f"{r}: {n}" for r, n in skipped.items()) or "no audio files found"
@@ -95,6 +97,11 @@ def finish_prep(
     out_dir.mkdir(parents=True, exist_ok=True)
     utts = sorted(utts, key=lambda u: u.id)
     oov = phonemise_utterances(utts)
+    warnings = list(warnings or [])
+    protocol, notice = fit_protocol(utts, protocol, fold_options.get("k", 0))
+    if notice is not None:
+        warnings.append(notice)
+        fold_options = {key: v for key, v in fold_options.items() if key in ("seed", "dev")}
     folds: list[Fold] = make_folds(utts, protocol, **fold_options)
 
     for lang in sorted({u.language for u in utts if u.phones is not None}):
@@ -122,7 +129,7 @@ def finish_prep(
         speakers=dict(sorted(Counter(u.speaker for u in utts).items())),
         protocol=protocol,
         folds=fold_rows,
-        warnings=list(warnings or []),
+        warnings=warnings,
     )
     atomic_write_json(out_dir / SUMMARY_NAME, asdict(report))
     return report

@@ -97,6 +97,7 @@ def prepare_crema_d(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare ``AudioWAV/`` of a CREMA-D root, gender from its ``VideoDemographics.csv``."""
@@ -158,4 +159,4 @@ def prepare_crema_d(
                 eis=eis,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

@@ -217,6 +217,7 @@ def prepare_esd(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every speaker folder (0001–0020) of ``Emotion Speech Dataset``."""
@@ -294,7 +295,7 @@ def prepare_esd(
                 split=split,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)
 
 
 def _folder_name(wav: Path, split: str | None) -> str:

@@ -47,7 +47,7 @@ from sertool.data.manifest import SPLITS, STYLES, Utterance
 from sertool.errors import SertoolError
 from sertool.stage import require_writable_dir
 
-PROTOCOLS = tuple(p for p in ALL_PROTOCOLS if p != "casia-10fold")
+PROTOCOLS = tuple(p for p in ALL_PROTOCOLS if p not in ("casia-10fold", "dialog-10fold"))  # CASIA's, IEMOCAP's
 DEFAULT_PROTOCOL = "speaker-kfold"
 # Audio and CSV files only: an OUT_DIR placed inside the corpus directory must not change it.
 FINGERPRINT = tuple(f"*.{ext}" for ext in ("wav", "WAV", "flac", "ogg", "opus", "mp3", "aif", "aiff", "au", "csv"))
@@ -260,6 +260,7 @@ def prepare_folder(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
     encoding: str | None = None,
 ) -> PrepReport:
@@ -349,4 +350,4 @@ def prepare_folder(
                 **labels,
             )
         )
-    return finish(out_dir, name, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, name, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

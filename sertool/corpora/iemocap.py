@@ -15,6 +15,10 @@ actor who speaks: the F/M before the last three digits of the utterance name, so
 ``Ses01F_impro01_M000`` is ``Ses01M`` whatever the dialog name looks like (``Ses03M_impro05a``,
 ``Ses05M_script01_1b``).
 
+Folds: leave-one-session-out (default), leave-one-speaker-out, speaker-kfold, stratified-kfold
+and ``dialog-10fold``, the decomposed-speech paper's ten folds by dialog prefix (``Ses01F`` …
+``Ses05M``; speaker-dependent, see :mod:`sertool.data.folds`).
+
 Example::
 
     report = prepare_iemocap("corpora/IEMOCAP_full_release", "data/iemocap")
@@ -34,7 +38,7 @@ from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
 
 CORPUS = "iemocap"
-PROTOCOLS = ("leave-one-session-out", "leave-one-speaker-out", "speaker-kfold", "stratified-kfold")
+PROTOCOLS = ("leave-one-session-out", "leave-one-speaker-out", "speaker-kfold", "stratified-kfold", "dialog-10fold")
 DEFAULT_PROTOCOL = "leave-one-session-out"
 FINGERPRINT = (
     "Session*/sentences/wav/*/*.wav",
@@ -125,6 +129,7 @@ def prepare_iemocap(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every session of ``IEMOCAP_full_release`` present in ``corpus_dir``."""
@@ -211,4 +216,4 @@ def prepare_iemocap(
     if n4 != FULL_RELEASE_4CLASS:
         log.warn(f"the full release has {FULL_RELEASE_4CLASS} utterances in the 4-class set "
                  f"(excited merged into happy), found {n4} ({present})")
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

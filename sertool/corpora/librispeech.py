@@ -63,6 +63,7 @@ def prepare_librispeech(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every subset folder of ``LibriSpeech`` present in ``corpus_dir``."""
@@ -120,4 +121,4 @@ def prepare_librispeech(
                 split=split,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

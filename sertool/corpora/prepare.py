@@ -27,6 +27,7 @@ from rich.table import Table
 from sertool.console import console
 from sertool.corpora.common import PrepReport
 from sertool.corpora.registry import corpus_spec
+from sertool.data.folds import DEV_SETS
 from sertool.errors import SertoolError
 from sertool.stage import StageMarker, require_writable_dir
 
@@ -105,11 +106,12 @@ def prepare_corpus(
 ) -> PrepReport:
     """Prepare the registered ``corpus`` from ``corpus_dir`` into ``out_dir``.
 
-    ``options`` go to the corpus's preparer (``protocol``, ``k``, ``seed``, ``repeats``, and its
-    own such as the folder corpus's ``csv_path``); ``protocol`` and ``k`` default to the corpus's
-    :class:`~sertool.corpora.registry.CorpusSpec` defaults, those of its ``sertool prep``
-    command. With ``download``, the corpus is first fetched into ``corpus_dir`` (``mirror``,
-    ``archive_dir`` and LibriSpeech's ``subsets`` as in
+    ``options`` go to the corpus's preparer (``protocol``, ``k``, ``seed``, ``repeats``, ``dev``
+    — ``"speakers"`` or ``"none"``, given only when not the default so that outputs prepared
+    before keep their ``.done`` marker — and its own such as the folder corpus's ``csv_path``);
+    ``protocol`` and ``k`` default to the corpus's :class:`~sertool.corpora.registry.CorpusSpec`
+    defaults, those of its ``sertool prep`` command. With ``download``, the corpus is first
+    fetched into ``corpus_dir`` (``mirror``, ``archive_dir`` and LibriSpeech's ``subsets`` as in
     :func:`~sertool.corpora.download.download_corpus`); its notes print as warnings. A generated
     corpus (``synthetic``) takes ``corpus_dir=None``.
 
@@ -120,6 +122,8 @@ def prepare_corpus(
     corpus = spec.name  # a "module:SPEC" name records the corpus's own
     out_dir = Path(out_dir)
     options = {"protocol": spec.default_protocol, "k": spec.default_folds, **options}
+    if options.get("dev", "speakers") not in DEV_SETS:
+        raise SertoolError(f"--dev must be one of {', '.join(DEV_SETS)}, got {options['dev']!r}")
     prepare = spec.load()
     module = spec.module()
     if spec.generated:

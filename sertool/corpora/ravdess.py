@@ -74,6 +74,7 @@ def prepare_ravdess(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
     jobs: int = 1,
 ) -> PrepReport:
     """Prepare every ``Actor_NN`` folder of ``corpus_dir``."""
@@ -117,4 +118,4 @@ def prepare_ravdess(
                 eis=eis,
             )
         )
-    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats)
+    return finish(out_dir, CORPUS, utts, log, protocol, k=k, seed=seed, repeats=repeats, dev=dev)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sertool.corpora.common import SUMMARY_NAME, PrepReport, finish_prep
-from sertool.data.folds import PROTOCOLS
+from sertool.data.folds import PROTOCOLS, SPEAKER_INDEPENDENT_PROTOCOLS
 from sertool.data.manifest import Utterance
 from sertool.errors import SertoolError
 from sertool.stage import atomic_write_json
@@ -307,15 +307,19 @@ def drop_duplicates(utts: list[Utterance], log: PrepLog) -> list[Utterance]:
     return kept
 
 
-def fold_options(protocol: str, k: int, seed: int, repeats: int = 1) -> dict:
-    """The :func:`~sertool.data.folds.make_folds` options ``protocol`` uses (recorded in folds.json)."""
+def fold_options(protocol: str, k: int, seed: int, repeats: int = 1, dev: str = "speakers") -> dict:
+    """The :func:`~sertool.data.folds.make_folds` options ``protocol`` uses (recorded in folds.json).
+
+    ``dev`` is recorded only when it is not the default (``--dev none``).
+    """
+    extra = {} if dev == "speakers" else {"dev": dev}
     if protocol == "speaker-kfold":
-        return {"k": k, "seed": seed}
+        return {"k": k, "seed": seed, **extra}
     if protocol == "stratified-kfold":
-        return {"k": k, "seed": seed, "repeats": repeats}
+        return {"k": k, "seed": seed, "repeats": repeats, **extra}
     if protocol in ("leave-one-session-out", "leave-one-speaker-out"):
-        return {"seed": seed}  # picks the dev speakers
-    return {}
+        return {"seed": seed, **extra}  # picks the dev speakers
+    return extra
 
 
 def finish(
@@ -327,22 +331,27 @@ def finish(
     k: int = 5,
     seed: int = 0,
     repeats: int = 1,
+    dev: str = "speakers",
 ) -> PrepReport:
     """Write everything through :func:`finish_prep`, then say whether the folds are speaker-independent.
 
     The leakage check is on the folds actually made, so a corpus split that shares speakers
-    (ESD) is reported as such, and one that does not (LibriSpeech) is not.
+    (ESD) is reported as such, and one that does not (LibriSpeech) is not. ``dev`` is
+    ``speakers`` (each protocol's own dev set) or ``none`` (empty dev lists).
     """
     utts = drop_duplicates(utts, log)
     report = finish_prep(
         out_dir, corpus, utts, log.skipped, protocol, warnings=log.warnings(),
-        **fold_options(protocol, k, seed, repeats),
+        **fold_options(protocol, k, seed, repeats, dev),
     )
     leaking = report.leaking_folds()
     if leaking:
         report.warnings.append(
-            f"protocol {protocol} is not speaker-independent: {len(leaking)} of {len(report.folds)} folds "
+            f"protocol {report.protocol} is not speaker-independent: {len(leaking)} of {len(report.folds)} folds "
             "have test speakers in train/dev"
         )
+    elif report.protocol not in (*SPEAKER_INDEPENDENT_PROTOCOLS, "corpus-split"):
+        report.warnings.append(f"protocol {report.protocol} is not speaker-independent by design, though no fold "
+                               "of this corpus has a test speaker in train/dev")
     atomic_write_json(Path(out_dir) / SUMMARY_NAME, asdict(report))
     return report

@@ -431,13 +431,14 @@ def prepare_synthetic(
     k: int = 4,
     seed: int = 0,
     jobs: int = 2,
+    dev: str = "speakers",
 ) -> PrepReport:
     """Synthesise the corpus into ``out_dir`` (audio under ``audio/``) and write its manifest and folds.
 
     ``speakers`` (2–13) eSpeak NG voices each speak ``per_class`` utterances of every emotion in
     one of ``languages``; each utterance goes through a channel chosen at random from ``styles``
     (``studio``, ``telephone``; recorded as ``extra.channel``). Same ``seed`` → same corpus,
-    whatever ``jobs``.
+    whatever ``jobs``. ``dev`` is ``speakers`` (dev speakers from the training side) or ``none``.
 
     Example::
 
@@ -474,4 +475,5 @@ def prepare_synthetic(
     for plan, utt in items:
         utt.duration = samples[plan.name] / SAMPLE_RATE
         utts.append(utt)
-    return finish_prep(out_dir, CORPUS, utts, Counter(), protocol, warnings=notes, k=k, seed=seed)
+    dev_option = {} if dev == "speakers" else {"dev": dev}  # recorded in folds.json only when not the default
+    return finish_prep(out_dir, CORPUS, utts, Counter(), protocol, warnings=notes, k=k, seed=seed, **dev_option)

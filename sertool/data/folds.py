@@ -14,10 +14,25 @@ Protocols:
   test set is class-balanced (WA = UA, the paper's "Acc") and holds the same sentence numbers in
   every cell. Its dev set is block ``i + 1``. Speaker-dependent by construction (CASIA has four
   speakers): the report says so.
+- ``dialog-10fold``: the decomposed-speech paper's ten folds on IEMOCAP (decomposed_speech_mtl.txt
+  §3.1 "ten-fold cross-validation", §3.4 "10-fold cross-validation setting (leave-one-speaker-
+  out)"), made as the code it builds on (its [11], Cai et al.'s "SER with MTL") makes them: the
+  utterances are grouped by the dialog prefix of their name (``Ses01F_impro01_M000`` →
+  ``Ses01F``: the session and the letter of the dialog, not the speaking actor), ten groups
+  ``Ses01F`` … ``Ses05M``, each the test set once. Both actors speak in every dialog, so every
+  test speaker also speaks in training: speaker-dependent (its 98.6 % speaker accuracy, Table 3,
+  needs that), and the report says so. Its dev set is the next group (``Ses01M`` for ``Ses01F``).
 
-In every speaker-independent protocol the dev set is made of whole speakers taken from the
-training side (``dev_fraction`` of them, at least one), so model selection never sees a test
-speaker and never sees a training speaker's utterances either.
+The dev set (``dev``): ``"speakers"`` (the default) is each protocol's own: in every
+speaker-independent protocol whole speakers taken from the training side (``dev_fraction`` of
+them, at least one), so model selection never sees a test speaker and never sees a training
+speaker's utterances either; the speaker-dependent protocols' as said above (stratified:
+``dev_fraction`` of each class's training utterances); ``corpus-split``: the corpus's own dev
+split. ``"none"`` makes no dev set: every ``dev`` list is empty (the trainer then keeps the last
+epoch; ``corpus-split`` leaves the corpus's dev utterances out).
+
+A corpus with fewer speakers than the folds asked of ``speaker-kfold`` gets leave-one-speaker-out
+instead (:func:`fit_protocol`, called by ``sertool prep``, which says so in its summary).
 
 Example:
     >>> utts = [Utterance(id=f"x/{spk}{i}", corpus="x", audio=f"/x/{spk}{i}.wav", duration=2.0, sample_rate=16000,
@@ -60,10 +75,15 @@ PROTOCOLS = (
     "stratified-kfold",
     "corpus-split",
     "casia-10fold",
+    "dialog-10fold",
 )
 # Protocols whose folds never share a speaker between train/dev and test. ``corpus-split`` is
 # whatever the corpus made it (LibriSpeech's is speaker-independent, ESD's is not).
 SPEAKER_INDEPENDENT_PROTOCOLS = ("leave-one-session-out", "leave-one-speaker-out", "speaker-kfold")
+#: Values of ``dev`` (``sertool prep --dev``): each protocol's own dev set, or none.
+DEV_SETS = ("speakers", "none")
+# IEMOCAP utterance names: the dialog prefix (session + the dialog's F/M) before the first "_".
+_DIALOG_PREFIX = re.compile(r"^(Ses\d\d[FM])_")
 
 
 @dataclass
@@ -91,10 +111,12 @@ def _split_dev_speakers(
     return train, dev
 
 
-def _group_out(utts: list[Utterance], key, dev_fraction: float, seed: int) -> list[Fold]:
+def _group_out(utts: list[Utterance], key, dev_fraction: float, seed: int, what: str) -> list[Fold]:
     groups = sorted({key(u) for u in utts})
     if len(groups) < 2:
-        raise SertoolError(f"need at least two groups to hold one out, found {groups}")
+        raise SertoolError(f"need at least two {what}s to hold one out, found {len(groups)} "
+                           f"({', '.join(map(str, groups))}); a corpus of one {what} can only be split by "
+                           "utterance (--protocol stratified-kfold)")
     folds = []
     for g in groups:
         rng = random.Random(f"{seed}-{g}")
@@ -108,7 +130,9 @@ def _balanced_speaker_groups(utts: list[Utterance], k: int, seed: int) -> list[s
     """Speakers in ``k`` groups of near-equal utterance counts (greedy, largest first)."""
     counts = Counter(u.speaker for u in utts)
     if len(counts) < k:
-        raise SertoolError(f"speaker-kfold with k={k} needs at least {k} speakers, found {len(counts)}")
+        fix = (f"use --folds {len(counts)} or fewer, or --protocol leave-one-speaker-out" if len(counts) > 1
+               else "one speaker can only be split by utterance: --protocol stratified-kfold")
+        raise SertoolError(f"speaker-kfold with k={k} needs at least {k} speakers, found {len(counts)} ({fix})")
     speakers = sorted(counts)
     random.Random(seed).shuffle(speakers)
     speakers.sort(key=lambda s: -counts[s])  # stable: ties keep the shuffled order
@@ -122,6 +146,9 @@ def _balanced_speaker_groups(utts: list[Utterance], k: int, seed: int) -> list[s
 
 
 def _stratified(utts: list[Utterance], k: int, seed: int, repeats: int, dev_fraction: float) -> list[Fold]:
+    if len(utts) < k:
+        raise SertoolError(f"stratified-kfold with k={k} needs at least {k} utterances, found {len(utts)} "
+                           f"(use --folds {max(2, len(utts))} or fewer)")
     folds = []
     for r in range(repeats):
         rng = random.Random(seed + r)
@@ -181,6 +208,57 @@ def _cell_blocks(utts: list[Utterance], k: int, dev_fraction: float) -> list[Fol
     return folds
 
 
+def dialog_prefix(utt: Utterance) -> str:
+    """The IEMOCAP dialog prefix of ``utt``'s name: ``iemocap/Ses01F_impro01_M000`` → ``Ses01F``."""
+    m = _DIALOG_PREFIX.match(utt.id.split("/", 1)[-1])
+    if m is None:
+        raise SertoolError(f"dialog-10fold needs IEMOCAP utterance names (Ses01F_impro01_M000), got {utt.id!r}")
+    return m.group(1)
+
+
+def _dialog_groups(utts: list[Utterance], dev_fraction: float) -> list[Fold]:
+    """``dialog-10fold``: one fold per dialog prefix, the next prefix as dev (see module doc)."""
+    groups = sorted({dialog_prefix(u) for u in utts})
+    with_dev = dev_fraction > 0
+    if len(groups) < 2 + with_dev:
+        raise SertoolError(f"dialog-10fold needs at least {2 + with_dev} dialog groups (Ses01F ... Ses05M), "
+                           f"found {len(groups)} ({', '.join(groups)})" + (" (or --dev none)" if with_dev else ""))
+    group_of = {u.id: dialog_prefix(u) for u in utts}
+    folds = []
+    for i, g in enumerate(groups):
+        dev_group = groups[(i + 1) % len(groups)] if with_dev else None
+        test = [u.id for u in utts if group_of[u.id] == g]
+        dev = [u.id for u in utts if group_of[u.id] == dev_group]
+        train = [u.id for u in utts if group_of[u.id] not in (g, dev_group)]
+        folds.append(Fold(g, train, dev, test))
+    return folds
+
+
+def fit_protocol(utts: list[Utterance], protocol: str, k: int) -> tuple[str, str | None]:
+    """The protocol to use for ``utts``, and a notice when it is not the one asked for.
+
+    ``speaker-kfold`` over fewer speakers than ``k`` (a small corpus of one's own with the
+    default five folds) becomes ``leave-one-speaker-out``: as many folds as speakers, still
+    speaker-independent. Every other protocol is kept.
+
+    Example:
+        >>> utts = [Utterance(id=f"x/{s}{i}", corpus="x", audio="/x.wav", duration=1.0, sample_rate=16000,
+        ...                   speaker=f"x/{s}", gender="F", language="en", session=None, style="acted")
+        ...         for s in "abc" for i in range(2)]
+        >>> fit_protocol(utts, "speaker-kfold", 5)
+        ('leave-one-speaker-out', 'speaker-kfold with --folds 5 needs 5 speakers, found 3:
+         the folds are leave-one-speaker-out (3 folds) instead')
+        >>> fit_protocol(utts, "speaker-kfold", 3)
+        ('speaker-kfold', None)
+    """
+    if protocol == "speaker-kfold":
+        n = len({u.speaker for u in utts})
+        if 2 <= n < k:
+            return "leave-one-speaker-out", (f"speaker-kfold with --folds {k} needs {k} speakers, found {n}: the "
+                                             f"folds are leave-one-speaker-out ({n} folds) instead")
+    return protocol, None
+
+
 def make_folds(
     utts: list[Utterance],
     protocol: str,
@@ -188,14 +266,19 @@ def make_folds(
     seed: int = 0,
     repeats: int = 1,
     dev_fraction: float = 0.1,
+    dev: str = "speakers",
 ) -> list[Fold]:
-    """Folds of ``utts`` under ``protocol`` (one of :data:`PROTOCOLS`)."""
+    """Folds of ``utts`` under ``protocol`` (one of :data:`PROTOCOLS`); ``dev`` one of :data:`DEV_SETS`."""
+    if dev not in DEV_SETS:
+        raise SertoolError(f"unknown dev set {dev!r} (known: {', '.join(DEV_SETS)})")
+    if dev == "none":
+        dev_fraction = 0.0
     if protocol == "leave-one-session-out":
         if any(u.session is None for u in utts):
             raise SertoolError("leave-one-session-out needs a session for every utterance")
-        return _group_out(utts, lambda u: u.session, dev_fraction, seed)
+        return _group_out(utts, lambda u: u.session, dev_fraction, seed, "session")
     if protocol == "leave-one-speaker-out":
-        return _group_out(utts, lambda u: u.speaker, dev_fraction, seed)
+        return _group_out(utts, lambda u: u.speaker, dev_fraction, seed, "speaker")
     if protocol == "speaker-kfold":
         groups = _balanced_speaker_groups(utts, k, seed)
         folds = []
@@ -210,11 +293,13 @@ def make_folds(
         return _stratified(utts, k, seed, repeats, dev_fraction)
     if protocol == "casia-10fold":
         return _cell_blocks(utts, 10, dev_fraction)
+    if protocol == "dialog-10fold":
+        return _dialog_groups(utts, dev_fraction)
     if protocol == "corpus-split":
         parts = {s: [u.id for u in utts if u.split == s] for s in ("train", "dev", "test")}
         if not parts["train"] or not parts["test"]:
             raise SertoolError("corpus-split needs utterances with split 'train' and 'test'")
-        return [Fold("corpus", parts["train"], parts["dev"], parts["test"])]
+        return [Fold("corpus", parts["train"], parts["dev"] if dev_fraction > 0 else [], parts["test"])]
     raise SertoolError(f"unknown fold protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
 
 

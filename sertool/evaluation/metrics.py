@@ -3,12 +3,19 @@
 WA (weighted accuracy) is the overall accuracy; UA (unweighted accuracy) the mean of the
 per-class recalls, over the classes present in the reference. Both are fractions in [0, 1].
 Intensity regression is scored with Lin's CCC and the MSE (speecheq.txt §3.1); CTC outputs with
-a token error rate (PER / CER / WER).
+a token error rate (PER / CER / WER). UAi (:func:`important_ua`) is the UA over SpeechEQ's
+"important emotions" (neutral, happy, angry, sad, speecheq.txt §3.1) of a wider label set;
+:func:`word_error_rate` scores character CTC outputs by the words between ``|`` separators
+(ssl_mtl.txt §3.2's WER).
 
 Example:
     >>> s = classification_scores([0, 0, 1, 2], [0, 1, 1, 2], labels=["neutral", "happy", "angry"])
     >>> round(s["wa"], 3), round(s["ua"], 3), s["confusion"]
     (0.75, 0.833, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    >>> important_ua(s["confusion"], ["neutral", "happy", "angry"])   # (1/2 + 1 + 1) / 3
+    0.8333333333333334
+    >>> word_error_rate([list("the|cat|sat")], [list("the|bat|sat")])
+    0.3333333333333333
 """
 
 from __future__ import annotations
@@ -16,6 +23,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from sertool.data.labels import EMOTION_ALIASES
+
+#: SpeechEQ's important emotions, whose UA is UAi (speecheq.txt §3.1).
+IMPORTANT_EMOTIONS = ("neutral", "happy", "angry", "sad")
+#: The word separator of the ``char32`` inventory.
+WORD_SEPARATOR = "|"
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
@@ -87,3 +101,90 @@ def token_error_rate(refs: Sequence[Sequence], hyps: Sequence[Sequence]) -> floa
     """
     total = sum(len(r) for r in refs)
     return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / total if total else 0.0
+
+
+def important_ua(confusion: Sequence[Sequence[int]] | np.ndarray, labels: Sequence[str],
+                 important: Sequence[str] = IMPORTANT_EMOTIONS) -> float | None:
+    """UAi: the mean recall of the ``important`` emotions present in the reference.
+
+    speecheq.txt §3.1: "The unweighted accuracy of important emotions (UAi) with neutral, happy,
+    angry, and sad". ``confusion`` counts reference class i (rows, in ``labels`` order) predicted
+    as j over the whole label set, so a sad utterance predicted as fear is an error of sad's
+    recall (sertool's reading: the paper gives no formula; docs/protocols.md, speecheq). A label
+    is matched by its emotion in any spelling sertool reads (SEQM's ``joy``, ``anger``,
+    ``sadness`` are happy, angry, sad); an important emotion absent from ``labels`` or without
+    reference utterances does not count. ``None`` when none is present.
+
+    Example:
+        >>> labels = ["neutral", "joy", "trust", "anger", "sadness", "fear"]      # SEQM names
+        >>> cm = [[8, 1, 1, 0, 0, 0],          # neutral: 8 of 10
+        ...       [0, 5, 5, 0, 0, 0],          # joy = happy: 5 of 10
+        ...       [0, 0, 9, 1, 0, 0],          # trust: not an important emotion
+        ...       [0, 0, 0, 10, 0, 0],         # anger = angry: 10 of 10
+        ...       [0, 0, 0, 0, 7, 3],          # sadness = sad: 7 of 10
+        ...       [0, 0, 0, 0, 0, 10]]
+        >>> important_ua(cm, labels)           # (0.8 + 0.5 + 1.0 + 0.7) / 4
+        0.75
+        >>> important_ua(cm, labels, important=("surprise",)) is None
+        True
+    """
+    cm = np.asarray(confusion, dtype=np.int64)
+    if cm.shape != (len(labels), len(labels)):
+        raise ValueError(f"confusion matrix {cm.shape} does not match {len(labels)} labels")
+    wanted = {EMOTION_ALIASES.get(e.strip().lower(), e) for e in important}
+    recalls = []
+    for i, label in enumerate(labels):
+        support = int(cm[i].sum())
+        if EMOTION_ALIASES.get(label.strip().lower(), label) in wanted and support:
+            recalls.append(cm[i, i] / support)
+    return float(np.mean(recalls)) if recalls else None
+
+
+def important_ua_of(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
+                    important: Sequence[str] = IMPORTANT_EMOTIONS) -> float | None:
+    """UAi (:func:`important_ua`) from reference and predicted class indices into ``labels``.
+
+    Example:
+        >>> important_ua_of([0, 0, 1, 2, 3], [0, 1, 1, 2, 2], ["neutral", "happy", "sad", "fear"])  # (1/2 + 1 + 1) / 3
+        0.8333333333333334
+    """
+    return important_ua(confusion_matrix(y_true, y_pred, len(labels)), labels, important)
+
+
+def split_words(tokens: Sequence, separator=WORD_SEPARATOR) -> list[tuple]:
+    """The words of a character sequence: the runs between ``separator`` tokens (empty runs dropped).
+
+    Tokens may be characters or ids (then ``separator`` is the separator's id).
+
+    Example:
+        >>> split_words(list("|the||cat|"))
+        [('t', 'h', 'e'), ('c', 'a', 't')]
+        >>> split_words([6, 11, 5, 4, 19, 7, 6], separator=4)
+        [(6, 11, 5), (19, 7, 6)]
+    """
+    words: list[tuple] = []
+    word: list = []
+    for t in tokens:
+        if t == separator:
+            if word:
+                words.append(tuple(word))
+            word = []
+        else:
+            word.append(t)
+    if word:
+        words.append(tuple(word))
+    return words
+
+
+def word_error_rate(refs: Sequence[Sequence], hyps: Sequence[Sequence], separator=WORD_SEPARATOR) -> float:
+    """WER of character CTC outputs: ``(S + D + I) / N`` over the words split at ``separator``.
+
+    ssl_mtl.txt §3.2: "WER = (S + D + I) / N ... N denotes the total number of words in the
+    reference text", summed over the corpus (not averaged per utterance); a hypothesis with no
+    words against a reference of N words is N deletions.
+
+    Example:
+        >>> word_error_rate([list("a|cat"), list("on|the|mat")], [list("a|cat|sat"), list("on|mat")])
+        0.4
+    """
+    return token_error_rate([split_words(r, separator) for r in refs], [split_words(h, separator) for h in hyps])

@@ -1,11 +1,22 @@
-"""Spectral extractors: Kaldi filter banks, log-mel with deltas, SpeechSplit mel spectrogram.
+"""Spectral extractors: Kaldi filter banks, log-mel with deltas, the papers' own filter banks,
+SpeechSplit mel spectrogram.
+
+- ``fbank``: Kaldi's ``compute-fbank-feats`` (torchaudio's ``kaldi.fbank``).
+- ``logmel``: librosa-style log mel with Δ/ΔΔ, sa_cnn_blstm.txt §4.1's 384 dimensions.
+- ``mel80``: SpeechEQ's input (speecheq.txt §3.2): 80 mel bands computed like
+  ``librosa.feature.melspectrogram`` with 25 ms Hamming frames (``n_fft`` 400) every 10 ms, logged.
+- ``logfbank40``: selective MTL's input (selective_mtl.txt §4.1): python_speech_features'
+  ``logfbank`` with 40 filters and its defaults (no window, ``nfft`` 512, pre-emphasis 0.97).
+- ``spectrogram``: the SpeechSplit mel spectrogram of the decomposed-speech model.
 
 Frame counts, with ``N`` samples after resampling to the extractor's rate:
 
 * ``fbank``: ``snip_edges=True`` (default, Kaldi's): ``1 + (N - W) // S`` when ``N >= W``
   else 0 (refused as empty), ``W = 400``, ``S = 160`` at 16 kHz; ``snip_edges=False``:
   ``(N + S // 2) // S`` when ``N >= W`` else 0.
-* ``logmel`` and ``spectrogram`` (centred STFT): ``1 + N // hop_length``.
+* ``logmel``, ``mel80`` and ``spectrogram`` (centred STFT): ``1 + N // hop_length``.
+* ``logfbank40`` (python_speech_features' framing, the last frame zero-padded):
+  ``1 + ceil((N - W) / S)`` when ``N > W`` else 1.
 
 Example:
     >>> fb = FbankExtractor(FbankConfig())
@@ -13,10 +24,15 @@ Example:
     (98, 80)
     >>> LogMelExtractor(LogMelConfig())(np.zeros(16000, np.float32), 16000).shape
     (41, 384)
+    >>> Mel80Extractor(Mel80Config())(np.zeros(16000, np.float32), 16000).shape
+    (101, 80)
+    >>> LogFbankExtractor(LogFbankConfig())(np.zeros(16000, np.float32), 16000).shape
+    (99, 40)
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -332,6 +348,148 @@ class LogMelExtractor(MelStftExtractor):
         c = self.config
         logmel = np.log(np.maximum(self.mel_spectrum(wave, c.power), np.float32(c.log_floor)))
         return add_deltas(logmel, c.delta_window) if c.deltas else logmel
+
+
+@dataclass
+class Mel80Config(LogMelConfig):
+    """SpeechEQ's input (speecheq.txt §3.2): "the 80-dimensional Mel Filter-Banks feature extracted
+    using the librosa package with frame size 25ms, hop size 10ms with Hamming window" at 16 kHz.
+
+    ``librosa.feature.melspectrogram(sr=16000, n_fft=400, hop_length=160, window="hamming",
+    n_mels=80)``: librosa's frame is its ``n_fft`` (``win_length`` defaults to it), so 25 ms is
+    ``n_fft`` 400, not Kaldi's 512-point FFT of a 400-sample window (``fbank``). The rest is
+    librosa's default and unstated in the paper (docs/protocols.md, speecheq): centred frames with
+    zero padding, Slaney mel bands 0 Hz – Nyquist, power spectrum, natural log floored at
+    ``log_floor``, no deltas.
+    """
+
+    n_fft: int = 400
+    win_length: int = 400
+    hop_length: int = 160
+    window: str = "hamming"
+    n_mels: int = 80
+    deltas: bool = False
+
+
+@register("mel80")
+class Mel80Extractor(LogMelExtractor):
+    """SpeechEQ's librosa log mel filter bank: 80 bands, 25 ms Hamming frames every 10 ms."""
+
+    Config = Mel80Config
+
+
+def hz_to_htk_mel(hz: np.ndarray | float) -> np.ndarray:
+    """HTK's mel scale, ``2595 log10(1 + f / 700)`` (python_speech_features' ``hz2mel``)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def htk_mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_htk_mel`."""
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def bin_filterbank(nfilt: int, nfft: int, sample_rate: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """python_speech_features' ``get_filterbanks``: ``(nfilt, nfft // 2 + 1)`` triangles whose corners
+    are FFT bins ``floor((nfft + 1) f / sr)`` of ``nfilt + 2`` points evenly spaced in HTK mel.
+
+    Example:
+        >>> fb = bin_filterbank(40, 512, 16000, 0.0, 8000.0)
+        >>> fb.shape, float(fb.max()), int((fb.sum(axis=0) > 0).sum())
+        ((40, 257), 1.0, 255)
+    """
+    corners = np.floor((nfft + 1) * htk_mel_to_hz(np.linspace(hz_to_htk_mel(low_hz), hz_to_htk_mel(high_hz),
+                                                                 nfilt + 2)) / sample_rate)
+    bank = np.zeros((nfilt, nfft // 2 + 1))
+    bins = np.arange(nfft // 2 + 1)
+    for j in range(nfilt):
+        left, centre, right = corners[j:j + 3]
+        rising = (bins >= left) & (bins < centre)
+        falling = (bins >= centre) & (bins < right)
+        bank[j, rising] = (bins[rising] - left) / (centre - left)
+        bank[j, falling] = (right - bins[falling]) / (right - centre)
+    return bank
+
+
+@dataclass
+class LogFbankConfig:
+    """Selective MTL's input (selective_mtl.txt §4.1): "a 40-channel log mel-scale filter bank
+    ... using python_speech_features", i.e. its ``logfbank(signal, samplerate, nfilt=40)`` with
+    every other argument at its default: 25 ms frames every 10 ms, the last one zero-padded; no
+    window (rectangular); pre-emphasis 0.97 over the whole signal; power spectrum
+    ``|rfft(frame, 512)|² / 512``; HTK-mel triangles on FFT bins from ``lowfreq`` 0 Hz to
+    ``highfreq`` (0 = Nyquist); exact zeros replaced by float64's eps; natural log.
+
+    ``input_scale`` multiplies the [-1, 1] samples first: 32768 gives what the package computes
+    from 16-bit WAV files read with ``scipy.io.wavfile`` as its documentation does (integer
+    sample values); the paper does not say (docs/protocols.md, selective_mtl). It shifts every
+    log by the same constant, which mean normalisation removes.
+    """
+
+    sample_rate: int = 16000
+    winlen_ms: float = 25.0
+    winstep_ms: float = 10.0
+    nfilt: int = 40
+    nfft: int = 512
+    lowfreq: float = 0.0
+    highfreq: float = 0.0
+    preemph: float = 0.97
+    input_scale: float = 32768.0
+
+    def validate(self) -> None:
+        require(self.sample_rate > 0 and self.nfilt > 0 and self.nfft > 0, "logfbank40: sizes must be positive")
+        require(0 < self.winstep_ms <= self.winlen_ms, "logfbank40: need 0 < winstep_ms <= winlen_ms")
+        require(0 <= self.lowfreq < (self.highfreq or self.sample_rate / 2) <= self.sample_rate / 2,
+                "logfbank40: need 0 <= lowfreq < highfreq <= sample_rate / 2")
+        require(0.0 <= self.preemph <= 1.0, "logfbank40: preemph must be in [0, 1]")
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+@register("logfbank40")
+class LogFbankExtractor(Extractor):
+    """python_speech_features' ``logfbank`` (selective_mtl.txt §4.1), in numpy float64 like the
+    package, without depending on it."""
+
+    Config = LogFbankConfig
+
+    def __init__(self, config: LogFbankConfig) -> None:
+        super().__init__(config)
+        c = config
+        self._length = _round_half_up(c.winlen_ms * c.sample_rate / 1000)
+        self._shift = _round_half_up(c.winstep_ms * c.sample_rate / 1000)
+        self._banks_t = np.ascontiguousarray(
+            bin_filterbank(c.nfilt, c.nfft, c.sample_rate, c.lowfreq, c.highfreq or c.sample_rate / 2).T)
+
+    @property
+    def frame_shift(self) -> float:
+        return self._shift / self.config.sample_rate
+
+    @property
+    def dims(self) -> int:
+        return self.config.nfilt
+
+    def num_frames(self, num_samples: int) -> int:
+        if num_samples <= self._length:
+            return 1
+        return 1 + math.ceil((num_samples - self._length) / self._shift)
+
+    def compute(self, wave: np.ndarray) -> np.ndarray:
+        c = self.config
+        x = wave.astype(np.float64) * c.input_scale
+        if x.size:
+            x = np.append(x[0], x[1:] - c.preemph * x[:-1])
+        count = self.num_frames(x.size)
+        padded = np.zeros((count - 1) * self._shift + self._length)
+        padded[:x.size] = x
+        frames = frames_view(padded, self._length, self._shift)
+        if self._length > c.nfft:  # the package truncates such frames (with a warning)
+            frames = frames[:, :c.nfft]
+        power = np.square(np.abs(np.fft.rfft(frames, c.nfft))) / c.nfft
+        feats = power @ self._banks_t
+        feats[feats == 0] = np.finfo(np.float64).eps
+        return np.log(feats).astype(np.float32)
 
 
 @dataclass

@@ -3,10 +3,15 @@
 Stacked BLSTM layers (``d_LSTM`` = 256 cells each way, dropout 0.2 after each layer), one
 structured self-attention layer with ``n_Head`` = 8 heads of ``d_Att`` = 512 nodes whose weighted
 sums are concatenated (eq. 1–2: 8 × 512 = 4096), then fully connected ReLU layers FC1 = 4096 and
-FC2 = 1024. The paper does not say how many BLSTM layers it stacks nor where its tasks branch:
-here two layers (as in Li et al. 2019, its reference [15]), and FC1/FC2 are shared, so each task
+FC2 = 1024. Each head has its own ``W_1,i`` and ``ω_2,i`` (eq. 1: ``α_i = softmax(ω_2,i
+tanh(W_1,i Hᵀ))``), unlike the SA-CNN-BLSTM's shared ``W_s1``; ``attn_shared_w1: true`` shares
+it. The paper does not say how many BLSTM layers it stacks nor where its tasks branch: here two
+layers (as in Li et al. 2019, its reference [15]), and FC1/FC2 are shared, so each task
 adds only its own output layer (the "FC for this task" of Fig. 1). The paper cuts and zero-pads
 every input to 7.5 s; that is ``data.max_seconds: 7.5`` with ``data.pad_to_max: true``.
+
+GradNorm's shared layer (:meth:`BLSTMAttention.shared_parameters`) is FC2, the last layer the
+emotion and style heads (both on ``pooled``) share; a head reading ``frames`` does not pass it.
 
 Example:
     >>> enc = BLSTMAttention(input_dim=40)
@@ -38,6 +43,7 @@ class BLSTMAttention(Encoder):
         attn_dim: int = 512,
         attn_heads: int = 8,
         fc_dims: tuple[int, ...] = (4096, 1024),
+        attn_shared_w1: bool = False,
     ):
         super().__init__()
         self.input_dim = input_dim
@@ -46,7 +52,7 @@ class BLSTMAttention(Encoder):
             for i in range(lstm_layers)
         )
         self.dropout = nn.Dropout(dropout)
-        self.attention = StructuredSelfAttention(2 * lstm_units, attn_dim, attn_heads)
+        self.attention = StructuredSelfAttention(2 * lstm_units, attn_dim, attn_heads, shared_w1=attn_shared_w1)
         layers: list[nn.Module] = []
         dim = self.attention.out_dim
         for d in fc_dims:
@@ -56,7 +62,9 @@ class BLSTMAttention(Encoder):
         self.output_dims = {"pooled": dim, "frames": 2 * lstm_units}
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        return list(self.lstms[-1].parameters())  # feeds both the frames and the attention
+        """FC2, the last layer every ``pooled`` head shares (the attention without FC layers)."""
+        linears = [m for m in self.fc if isinstance(m, nn.Linear)]
+        return list((linears[-1] if linears else self.attention).parameters())
 
     def forward(self, feats: torch.Tensor, feats_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         lengths = feats_lengths.clamp(min=1)

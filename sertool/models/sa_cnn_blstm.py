@@ -4,7 +4,9 @@ Two 1-D convolutions over time (``d_cnn`` = 64 filters, window ``n_cw`` = 3, str
 edge-replicated, ReLU), temporal max-pooling over ``n_pw`` = 3 outputs, two BLSTM layers of
 ``d_lstm`` = 60 units each followed by dropout 0.5, and structured self-attention with
 ``n_attn`` = 8 heads of hidden size ``d_attn`` = 512 whose weighted sums are concatenated into
-an utterance vector of ``2 · n_attn · d_lstm`` = 960 dimensions. Padding never enters the
+an utterance vector of ``2 · n_attn · d_lstm`` = 960 dimensions. The heads share ``W_s1`` and
+differ by their ``w_s2,j`` (eq. 7: "``n_attn`` different ``w_s2``s"); ``attn_shared_w1: false``
+gives each its own. Padding never enters the
 result: convolutions see each sequence edge-replicated at its own end, the BLSTMs run on
 packed sequences, and attention gives padded steps zero weight.
 
@@ -41,6 +43,7 @@ class SACNNBLSTM(Encoder):
         dropout: float = 0.5,
         attn_dim: int = 512,
         attn_heads: int = 8,
+        attn_shared_w1: bool = True,
     ):
         super().__init__()
         self.input_dim = input_dim
@@ -58,7 +61,7 @@ class SACNNBLSTM(Encoder):
             for i in range(lstm_layers)
         )
         self.dropout = nn.Dropout(dropout)
-        self.attention = StructuredSelfAttention(2 * lstm_units, attn_dim, attn_heads)
+        self.attention = StructuredSelfAttention(2 * lstm_units, attn_dim, attn_heads, shared_w1=attn_shared_w1)
         self.output_dims = {"pooled": self.attention.out_dim, "frames": 2 * lstm_units}
 
     def shared_parameters(self) -> list[nn.Parameter]:

@@ -2,10 +2,13 @@
 
 SpeechEQ's phoneme task (speecheq.txt eq. 1: CMUdict's 85 symbols for English, pypinyin's 202
 for Mandarin) and ssl_mtl.txt's character task (``char32``). The head is a linear layer from
-``frames`` to the inventory plus a blank, which is the extra last index. ``field: phones`` reads
-the manifest's phones, and only for utterances whose language the inventory transcribes (an
-English phone task never sees Mandarin pinyin); ``field: text`` spells English transcripts in
-``char32``. Scored with the token error rate (PER / CER), greedy decoding.
+``frames`` to the inventory's symbols; the blank is the inventory's own blank symbol where it
+has one (``char32``'s ``<pad>``, id 0, as in wav2vec 2.0's 32-way CTC head), else an extra last
+index after the symbols (the phone inventories: blank = ``inventory.size``). ``field: phones``
+reads the manifest's phones, and only for utterances whose language the inventory transcribes
+(an English phone task never sees Mandarin pinyin); ``field: text`` spells English transcripts
+in ``char32`` (normalised: no punctuation, numbers in words). Scored with the token error rate
+(PER / CER), greedy decoding.
 
 Example::
 
@@ -32,7 +35,7 @@ from sertool.tasks.losses import CTC_REDUCTIONS, ctc_loss
 
 @register_task
 class CTCTask(Task):
-    """Frame-level token posteriors trained with CTC; blank = ``inventory.size``."""
+    """Frame-level token posteriors trained with CTC; blank = ``inventory.blank``, else ``inventory.size``."""
 
     kind = "ctc"
 
@@ -50,8 +53,9 @@ class CTCTask(Task):
         self.inventory = get_inventory(inventory)
         self.field, self.input = field, input
         self.languages = {lang for lang, inv in PHONE_INVENTORY_OF_LANGUAGE.items() if inv == inventory}
-        self.blank = self.inventory.size
-        self.head = nn.Linear(require_input(name, in_dims, input), self.inventory.size + 1)
+        own_blank = self.inventory.blank
+        self.blank = self.inventory.size if own_blank is None else own_blank
+        self.head = nn.Linear(require_input(name, in_dims, input), self.inventory.size + int(own_blank is None))
 
     def encode(self, utt: Utterance) -> list[int] | None:
         if self.field == "text":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,44 @@ def test_output_directory_is_checked_before_any_audio(tmp_path, write_wav, monke
     result = cli("prep", "folder", rel, tmp_path / "ro2", "--name", "seqd")
     assert result.exit_code == 1 and result.raw.count("\n") == 1
     assert "error: cannot write to output directory" in result.raw and "Permission denied" in result.raw
+
+
+# --- small corpora and the dev set ---------------------------------------------------------------
+
+def build_three_speakers(root: Path, write_wav) -> Path:
+    rows = ["path,emotion,speaker"]
+    for spk in ("ana", "ben", "cy"):
+        for i, emotion in enumerate(["angry", "sad", "happy", "neutral"] * 2):
+            write_wav(root / spk / f"{i}.wav", 16000)
+            rows.append(f"{spk}/{i}.wav,{emotion},{spk}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_three_speakers_with_the_default_five_folds_are_left_out_one_by_one(tmp_path, write_wav, outputs, folds_ok,
+                                                                            cli):
+    rel = build_three_speakers(tmp_path / "tiny", write_wav)
+    result = cli("prep", "folder", rel, tmp_path / "out")  # default: speaker-kfold, --folds 5
+    assert result.exit_code == 0, result.output
+    utts, protocol, folds, summary = outputs(tmp_path / "out")
+    assert protocol == summary["protocol"] == "leave-one-speaker-out"
+    assert [f.name for f in folds] == ["ana", "ben", "cy"] and all(f.dev for f in folds)
+    folds_ok(utts, folds, speaker_independent=True)
+    notice = "speaker-kfold with --folds 5 needs 5 speakers, found 3: the folds are leave-one-speaker-out (3 folds)"
+    assert any(notice in w for w in summary["warnings"]) and notice in result.output
+    # a protocol that cannot be filled still fails, naming the flag to change
+    bad = cli("prep", "folder", rel, tmp_path / "strat", "--protocol", "stratified-kfold", "--folds", "30")
+    assert bad.exit_code == 1 and "use --folds 24 or fewer" in bad.output
+
+
+def test_dev_none_makes_folds_without_a_dev_set(tmp_path, write_wav, outputs, folds_ok, cli):
+    rel = build_three_speakers(tmp_path / "tiny", write_wav)
+    result = cli("prep", "folder", rel, tmp_path / "out", "--folds", "3", "--dev", "none")
+    assert result.exit_code == 0, result.output
+    utts, protocol, folds, _ = outputs(tmp_path / "out")
+    assert protocol == "speaker-kfold" and len(folds) == 3 and all(not f.dev for f in folds)
+    assert sum(len(f.train) + len(f.test) for f in folds) == 3 * len(utts)  # the dev speakers train instead
+    folds_ok(utts, folds, speaker_independent=True)
+    assert json.loads((tmp_path / "out" / "folds.json").read_text())["dev"] == "none"
+    bad = cli("prep", "folder", rel, tmp_path / "bad", "--dev", "half")
+    assert bad.exit_code == 1 and "--dev must be one of speakers, none, got 'half'" in bad.output

@@ -190,3 +190,19 @@ def test_cli(release, tmp_path, cli):
     refused = cli("prep", "iemocap", release, tmp_path / "dl", "--download")
     assert refused.exit_code != 0
     assert "sail.usc.edu" in refused.output and len(refused.raw.strip().splitlines()) == 1
+
+
+def test_dialog_ten_fold_is_the_decomposed_papers_speaker_dependent_protocol(release, tmp_path, outputs, folds_ok,
+                                                                             cli):
+    result = cli("prep", "iemocap", release, tmp_path / "dlg", "--protocol", "dialog-10fold")
+    assert result.exit_code == 0, result.output
+    utts, protocol, folds, summary = outputs(tmp_path / "dlg")
+    # this release holds three dialog groups (Ses01F, Ses03M, Ses05M); the full one ten
+    assert protocol == "dialog-10fold" and [f.name for f in folds] == ["Ses01F", "Ses03M", "Ses05M"]
+    assert sorted(folds[0].test) == sorted(i for i in utts if i.startswith("iemocap/Ses01F_"))
+    assert sorted(folds[0].dev) == sorted(i for i in utts if i.startswith("iemocap/Ses03M_"))
+    folds_ok(utts, folds, speaker_independent=True)  # one dialog group per session here: no speaker shared
+    assert any("dialog-10fold is not speaker-independent by design" in w for w in summary["warnings"])
+    prepare_iemocap(release, tmp_path / "nodev", protocol="dialog-10fold", dev="none")
+    _, _, folds, _ = outputs(tmp_path / "nodev")
+    assert all(not f.dev for f in folds)

@@ -10,6 +10,7 @@ from sertool.data.folds import (
     PROTOCOLS,
     SPEAKER_INDEPENDENT_PROTOCOLS,
     Fold,
+    fit_protocol,
     leaking_speakers,
     make_folds,
     read_folds,
@@ -131,3 +132,71 @@ def test_errors_and_round_trip(tmp_path):
     with pytest.raises(SertoolError, match="more than one set"):
         write_folds(tmp_path / "bad.json", "x", [Fold("1", ["a"], [], ["a"])])
     assert set(SPEAKER_INDEPENDENT_PROTOCOLS) < set(PROTOCOLS) and "casia-10fold" in PROTOCOLS
+
+
+def iemocap_like() -> list[Utterance]:
+    """Five sessions, two dialogs each (led by F, by M); both actors speak in every dialog."""
+    utts = []
+    for session in range(1, 6):
+        for lead in "FM":
+            for speaker in "FM":
+                for i in range(3):
+                    name = f"Ses{session:02d}{lead}_impro01_{speaker}{i:03d}"
+                    utts.append(Utterance(
+                        id=f"iemocap/{name}", corpus="iemocap", audio=f"/a/{name}.wav", duration=1.0,
+                        sample_rate=16000, speaker=f"iemocap/Ses{session:02d}{speaker}", gender=speaker,
+                        language="en", session=f"Ses{session:02d}", style="acted", emotion=EMOTIONS[i]))
+    return utts
+
+
+def test_dialog_ten_fold_groups_by_dialog_prefix_and_is_speaker_dependent():
+    utts = iemocap_like()
+    assert "dialog-10fold" in PROTOCOLS and "dialog-10fold" not in SPEAKER_INDEPENDENT_PROTOCOLS
+    folds = make_folds(utts, "dialog-10fold")
+    assert [f.name for f in folds] == [f"Ses{s:02d}{g}" for s in range(1, 6) for g in "FM"]
+    check(folds, utts, independent=False)
+    first = folds[0]
+    # the test set is every utterance of the Ses01F_* dialogs, whoever speaks: both session-1 actors
+    assert sorted(first.test) == sorted(u.id for u in utts if u.id.startswith("iemocap/Ses01F_"))
+    assert {u.speaker for u in utts if u.id in set(first.test)} == {"iemocap/Ses01F", "iemocap/Ses01M"}
+    # ... who also speak in training (the Ses01M_* dialogs): the paper's speaker task can score 98.6 %
+    assert all(leaking_speakers(f, utts) for f in folds)
+    assert sorted(first.dev) == sorted(u.id for u in utts if u.id.startswith("iemocap/Ses01M_"))
+    assert folds[9].dev == folds[0].test and len(first.train) == 8 * 6
+    assert sorted(i for f in folds for i in f.test) == sorted(u.id for u in utts)
+    assert all(not f.dev for f in make_folds(utts, "dialog-10fold", dev="none"))
+    with pytest.raises(SertoolError, match="needs IEMOCAP utterance names"):
+        make_folds(corpus(), "dialog-10fold")
+
+
+@pytest.mark.parametrize("protocol", [p for p in PROTOCOLS if p not in ("casia-10fold", "dialog-10fold")])
+def test_dev_none_empties_every_dev_list(protocol):
+    utts = corpus()
+    for dev in ("speakers", "none"):
+        folds = make_folds(utts, protocol, k=4, dev=dev)
+        assert all(f.dev for f in folds) == (dev == "speakers") and any(f.dev for f in folds) == (dev == "speakers")
+        for f in folds:  # with no dev set its utterances train (corpus-split: the corpus's own dev is left out)
+            assert f.train and f.test
+    with pytest.raises(SertoolError, match="unknown dev set 'half'"):
+        make_folds(utts, "speaker-kfold", dev="half")
+
+
+def test_fewer_speakers_than_folds_is_leave_one_speaker_out():
+    utts = corpus(speakers=3)
+    protocol, notice = fit_protocol(utts, "speaker-kfold", 5)
+    assert protocol == "leave-one-speaker-out"
+    assert "needs 5 speakers, found 3" in notice and "leave-one-speaker-out (3 folds)" in notice
+    assert fit_protocol(utts, "speaker-kfold", 3) == ("speaker-kfold", None)
+    assert fit_protocol(utts, "stratified-kfold", 5) == ("stratified-kfold", None)
+    assert fit_protocol(corpus(speakers=1), "speaker-kfold", 5) == ("speaker-kfold", None)  # nothing to fall back to
+
+
+def test_fold_count_errors_name_the_flag():
+    with pytest.raises(SertoolError, match=r"found 3 \(use --folds 3 or fewer"):
+        make_folds(corpus(speakers=3), "speaker-kfold", k=5)
+    with pytest.raises(SertoolError, match="--protocol stratified-kfold"):
+        make_folds(corpus(speakers=1), "speaker-kfold", k=5)
+    with pytest.raises(SertoolError, match="--protocol stratified-kfold"):
+        make_folds(corpus(speakers=1), "leave-one-speaker-out")
+    with pytest.raises(SertoolError, match=r"needs at least 5 utterances, found 3 \(use --folds 3 or fewer\)"):
+        make_folds(corpus(speakers=1, per_speaker=3), "stratified-kfold", k=5)

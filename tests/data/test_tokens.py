@@ -31,3 +31,33 @@ def test_characters_and_unknown_language():
     assert characterise("It's ok").phones == list("it's") + ["|"] + list("ok")
     with pytest.raises(SertoolError):
         phonemise("bonjour", "fr")
+
+
+@pytest.mark.parametrize("text, phones", [
+    ("银行", ["in2", "h", "ang2"]),  # 行 read in its word, not as the isolated xing2
+    ("首都", ["sh", "ou3", "d", "u1"]),  # 都 du1, not dou1
+    ("音乐", ["in1", "ve4"]),  # 乐 yue4, not le4
+    ("我去银行，首都很大",
+     ["uo3", "q", "v4", "in2", "h", "ang2", "sil", "sh", "ou3", "d", "u1", "h", "en3", "d", "a4"]),
+])
+def test_mandarin_polyphones_are_read_in_their_word(text, phones):
+    r = phonemise(text, "zh")
+    assert r.phones == phones and r.oov == []
+
+
+def test_char32_is_the_wav2vec2_ctc_vocabulary():
+    inv = get_inventory("char32")
+    # facebook/wav2vec2-base-960h vocab.json, letters lower-cased; <pad> is the CTC blank
+    assert inv.symbols == ("<pad>", "<s>", "</s>", "<unk>", "|", *"etaonihsrdlumwcfgypbvk'xjqz")
+    assert inv.blank == 0 and get_inventory("cmudict85").blank is None
+    assert not {".", ",", "?", "!"} & set(inv.symbols)
+
+
+def test_characters_are_normalised_before_spelling():
+    r = characterise("“Well -- it’s 3 o'clock, Mr. Smith!” he said in 1990 (twenty-one).")
+    assert "".join(r.phones).split("|") == [
+        "well", "it's", "three", "o'clock", "mr", "smith", "he", "said", "in", "nineteen", "ninety", "twenty", "one"]
+    assert r.oov == []
+    get_inventory("char32").ids(r.phones)
+    r = characterise("Café 東京 mp3 ok")
+    assert "".join(r.phones).split("|") == ["cafe", "ok"] and r.oov == ["東京", "mp3"]

@@ -103,6 +103,49 @@ def test_logmel_equals_librosa():
     np.testing.assert_allclose(ext(WAVE, 16000), np.log(np.maximum(mel, 1e-10)).T, atol=1e-4)
 
 
+def test_mel80_is_speecheqs_librosa_filter_bank():
+    ext = get_extractor("mel80")
+    assert (ext.dims, ext.frame_shift, ext.sample_rate) == (80, 0.01, 16000)
+    # speecheq.txt §3.2: librosa, 80 bands, frame size 25 ms, hop 10 ms, Hamming window
+    mel = librosa.feature.melspectrogram(y=WAVE, sr=16000, n_fft=400, hop_length=160, window="hamming", n_mels=80)
+    np.testing.assert_allclose(ext(WAVE, 16000), np.log(np.maximum(mel, 1e-10)).T, atol=1e-4)
+
+
+def psf_logfbank(signal: np.ndarray, samplerate: int = 16000, nfilt: int = 40) -> np.ndarray:
+    """python_speech_features 0.6 ``logfbank`` with its defaults, written out as documented:
+    pre-emphasis 0.97, 25 ms / 10 ms frames zero-padded at the end, no window, ``|rfft|² / 512``,
+    HTK-mel triangles on bins ``floor(513 f / sr)``, zeros → eps, natural log."""
+    sig = np.append(signal[0], signal[1:] - 0.97 * signal[:-1])
+    flen, fstep, nfft = 400, 160, 512
+    n = 1 if len(sig) <= flen else 1 + int(np.ceil((len(sig) - flen) / fstep))
+    padded = np.concatenate([sig, np.zeros((n - 1) * fstep + flen - len(sig))])
+    frames = np.stack([padded[i * fstep:i * fstep + flen] for i in range(n)])
+    pspec = np.abs(np.fft.rfft(frames, nfft)) ** 2 / nfft
+    mel = np.linspace(0, 2595 * np.log10(1 + samplerate / 2 / 700), nfilt + 2)
+    corners = np.floor((nfft + 1) * 700 * (10 ** (mel / 2595) - 1) / samplerate)
+    fb = np.zeros((nfilt, nfft // 2 + 1))
+    for j in range(nfilt):
+        for i in range(int(corners[j]), int(corners[j + 1])):
+            fb[j, i] = (i - corners[j]) / (corners[j + 1] - corners[j])
+        for i in range(int(corners[j + 1]), int(corners[j + 2])):
+            fb[j, i] = (corners[j + 2] - i) / (corners[j + 2] - corners[j + 1])
+    feat = pspec @ fb.T
+    return np.log(np.where(feat == 0, np.finfo(float).eps, feat))
+
+
+@pytest.mark.parametrize("n", [32000, 400, 401, 7777])
+def test_logfbank40_is_python_speech_features_logfbank(n):
+    ext = get_extractor("logfbank40")
+    assert (ext.dims, ext.frame_shift, ext.sample_rate) == (40, 0.01, 16000)
+    samples = WAVE[:n].astype(np.float64) * 32768  # 16-bit sample values, as scipy.io.wavfile reads them
+    np.testing.assert_allclose(ext(WAVE[:n], 16000), psf_logfbank(samples), atol=1e-4)
+    try:  # the package itself where installed (a test-only reference, not a dependency)
+        from python_speech_features import logfbank
+    except ImportError:
+        return
+    np.testing.assert_allclose(ext(WAVE[:n], 16000), logfbank(samples, 16000, nfilt=40), atol=1e-4)
+
+
 def test_deltas_equal_torchaudio():
     x = RNG.standard_normal((57, 12)).astype(np.float32)
     for window in (5, 9):
@@ -127,6 +170,8 @@ def test_spectrogram_is_speechsplit_like():
 @pytest.mark.parametrize("name, formula", [
     ("fbank", lambda n: 1 + (n - 400) // 160 if n >= 400 else 0),
     ("logmel", lambda n: 1 + n // 400),
+    ("mel80", lambda n: 1 + n // 160),
+    ("logfbank40", lambda n: 1 if n <= 400 else 1 + -(-(n - 400) // 160)),
     ("spectrogram", lambda n: 1 + n // 256),
     ("pitch", lambda n: 1 + n // 160),
     ("waveform", lambda n: n),

@@ -15,6 +15,21 @@ def test_shapes_follow_table_1():
     assert out["attention"].shape == (3, 8, 40)
 
 
+def test_heads_share_w_s1():
+    """sa_cnn_blstm.txt eq. 5–7: one W_s1 ∈ R^(d_attn × 2 d_lstm), n_attn different w_s2."""
+    att = build_encoder("sa_cnn_blstm", {"input_dim": 384}).attention
+    assert att.shared_w1
+    assert att.w_s1.weight.shape == (512, 120) and att.w_s2.weight.shape == (8, 512)
+    torch.manual_seed(0)
+    enc = build_encoder("sa_cnn_blstm", {"input_dim": 4, "cnn_channels": 4, "lstm_units": 3, "attn_dim": 5,
+                                         "attn_heads": 2})
+    out = enc(torch.randn(1, 12, 4), torch.tensor([12]))
+    for head in range(2):  # every head's weights reach all of W_s1
+        (grad,) = torch.autograd.grad(out["attention"][:, head].pow(2).sum(), enc.attention.w_s1.weight,
+                                      retain_graph=True)
+        assert (grad.abs().sum(dim=1) > 0).all()
+
+
 def test_padding_does_not_change_an_utterance_encoding():
     torch.manual_seed(0)
     enc = build_encoder("sa_cnn_blstm", {"input_dim": 16}).eval()

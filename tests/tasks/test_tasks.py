@@ -153,3 +153,12 @@ def test_unknown_task_type_and_missing_encoder_output_are_one_line_errors():
         build_task("x", "nope", {"pooled": 4}, {})
     with pytest.raises(SertoolError, match="no output 'frames'"):
         build_task("phones", "ctc", {"pooled": 4}, {})
+
+
+def test_ctc_char32_uses_the_inventory_pad_as_blank():
+    chars = build_task("chars", "ctc", {"frames": 8}, {"inventory": "char32", "field": "text"})
+    assert chars.blank == 0 and chars.head.out_features == 32  # wav2vec 2.0's 32-way CTC head
+    assert chars.encode(utt(text="Kids, are -- 2!")) == get_inventory("char32").ids(list("kids|are|two"))
+    log_probs = torch.full((1, 4, 32), -10.0)
+    log_probs[0, torch.arange(4), torch.tensor([6, 0, 6, 4])] = 0.0  # t <blank> t |
+    assert chars.decode({"log_probs": log_probs, "lengths": torch.tensor([4])}) == [[6, 6, 4]]
