@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-SUMMARY_KEYS = ("wa", "ua", "macro_f1")
+SUMMARY_KEYS = ("wa", "ua", "macro_f1", "uai")  # uai: emotion tasks whose labels have the important four
+HEADERS = {"wa": "WA", "ua": "UA", "macro_f1": "macro-F1", "uai": "UAi"}
 # Auxiliary scores that are not fractions (printed as they are, not in percent).
 PLAIN_AUX_SUFFIXES = ("_ccc", "_mse")
 
@@ -91,7 +92,7 @@ def pooled_scores(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         >>> p["confusion"], p["n"], round(p["wa"], 3), round(p["ua"], 3)
         ([[4, 2], [2, 4]], 12, 0.667, 0.667)
     """
-    from sertool.evaluation.metrics import classification_scores
+    from sertool.evaluation.metrics import classification_scores, important_ua
 
     rows = [s for s in folds.values() if "confusion" in s]
     if not rows or any(s["labels"] != rows[0]["labels"] for s in rows):
@@ -99,7 +100,10 @@ def pooled_scores(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     cm = np.sum([np.asarray(s["confusion"], dtype=np.int64) for s in rows], axis=0)
     ref = np.repeat(np.arange(cm.shape[0]), cm.sum(axis=1))
     hyp = np.concatenate([np.repeat(np.arange(cm.shape[1]), row) for row in cm])
-    return classification_scores(ref.tolist(), hyp.tolist(), rows[0]["labels"])
+    pooled = classification_scores(ref.tolist(), hyp.tolist(), rows[0]["labels"])
+    if all("uai" in s for s in rows):
+        pooled["uai"] = important_ua(cm, rows[0]["labels"])
+    return pooled
 
 
 def corpus_average(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -130,23 +134,27 @@ def format_table(summary: dict[str, Any]) -> Table:
     if summary.get("speaker_independent") is False:
         notes.append(f"SPEAKER-DEPENDENT folds ({summary.get('protocol')})")
     table = Table(title="evaluation (test sets, %)" + "".join(f"; {n}" for n in notes))
-    for col in ("fold", "n", "WA", "UA", "macro-F1", *aux):
+    keys = [k for k in SUMMARY_KEYS if all(k in s for s in folds.values())]
+    for col in ("fold", "n", *(HEADERS[k] for k in keys), *aux):
         table.add_column(col, justify="right")
     for name, s in folds.items():
-        table.add_row(name, str(s.get("n", "")), *(f"{100 * s[k]:.2f}" for k in SUMMARY_KEYS),
+        table.add_row(name, str(s.get("n", "")), *(f"{100 * s[k]:.2f}" for k in keys),
                       *(_aux(k, s["aux"][k]) if k in s.get("aux", {}) else "" for k in aux))
     mean, std = summary["mean"], summary["std"]
     over = f"mean ± std ({len(summary['runs'])} runs)" if summary.get("over") == "runs" else "mean ± std"
-    table.add_row(over, "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in SUMMARY_KEYS),
+    table.add_row(over, "", *(f"{100 * mean[k]:.2f} ± {100 * std[k]:.2f}" for k in keys),
                   *(f"{_aux(k, mean[k])} ± {_aux(k, std[k])}" for k in aux), style="bold")
     if "pooled" in summary:
         p = summary["pooled"]
-        table.add_row("pooled", str(p["n"]), *(f"{100 * p[k]:.2f}" for k in SUMMARY_KEYS), *("" for _ in aux))
+        table.add_row("pooled", str(p["n"]), *(f"{100 * p[k]:.2f}" if k in p else "" for k in keys),
+                      *("" for _ in aux))
+    blank = ["" for _ in keys[2:]]
     for corpus, s in summary.get("corpora", {}).get("per_corpus", {}).items():
-        table.add_row(f"test: {corpus}", "", f"{100 * s['wa']:.2f}", f"{100 * s['ua']:.2f}", "", *("" for _ in aux))
+        table.add_row(f"test: {corpus}", "", f"{100 * s['wa']:.2f}", f"{100 * s['ua']:.2f}", *blank, *("" for _ in aux))
     if "corpora" in summary:
         a = summary["corpora"]["average"]
-        table.add_row("corpus average", "", f"{100 * a['wa']:.2f}", f"{100 * a['ua']:.2f}", "", *("" for _ in aux))
+        table.add_row("corpus average", "", f"{100 * a['wa']:.2f}", f"{100 * a['ua']:.2f}", *blank,
+                      *("" for _ in aux))
     return table
 
 

@@ -31,7 +31,7 @@ import torch
 from sertool.data.labels import GENDER_LABELS, get_label_set
 from sertool.data.manifest import STYLES, Utterance
 from sertool.errors import SertoolError
-from sertool.evaluation.metrics import classification_scores
+from sertool.evaluation.metrics import classification_scores, important_ua
 from sertool.tasks.base import Task, mlp_head, register_task, require_input, utterance_field
 from sertool.tasks.losses import IGNORE_INDEX, focal_loss
 
@@ -73,8 +73,13 @@ class ClassificationTask(Task):
         return pred.argmax(-1).tolist()
 
     def report(self, refs: list[int], hyps: list[int]) -> dict[str, Any]:
-        """WA, UA, macro-F1, per-class recall and confusion (the main task's scores.json)."""
-        return classification_scores(refs, hyps, self.labels)
+        """WA, UA, macro-F1, per-class recall and confusion (the main task's scores.json), and UAi
+        where the label set has some of neutral, happy, angry, sad (speecheq.txt §3.1)."""
+        scores = classification_scores(refs, hyps, self.labels)
+        uai = important_ua(scores["confusion"], self.labels)
+        if uai is not None and self.kind == "emotion":
+            scores["uai"] = uai
+        return scores
 
     def metrics(self, refs: list[int], hyps: list[int]) -> dict[str, float]:
         """Accuracy (an auxiliary task's score; the main task's full report is :meth:`report`)."""

@@ -162,3 +162,18 @@ def test_ctc_char32_uses_the_inventory_pad_as_blank():
     log_probs = torch.full((1, 4, 32), -10.0)
     log_probs[0, torch.arange(4), torch.tensor([6, 0, 6, 4])] = 0.0  # t <blank> t |
     assert chars.decode({"log_probs": log_probs, "lengths": torch.tensor([4])}) == [[6, 6, 4]]
+
+
+def test_emotion_scores_report_uai_and_character_ctc_reports_wer():
+    emotion = build_task("emotion", "emotion", {"pooled": 4}, {"label_set": "seqm9"})
+    labels = emotion.labels
+    refs = [labels.index(x) for x in ("neutral", "joy", "anger", "sadness", "fear")]
+    hyps = [labels.index(x) for x in ("neutral", "joy", "sadness", "sadness", "neutral")]
+    scores = emotion.report(refs, hyps)
+    assert scores["uai"] == pytest.approx(3 / 4)  # speecheq.txt §3.1: UA over neutral, happy, angry, sad
+    assert "uai" not in build_task("gender", "gender", {"pooled": 4}, {}).report([0, 1], [0, 0])
+    chars = build_task("chars", "ctc", {"frames": 4}, {"inventory": "char32", "field": "text"})
+    inv = get_inventory("char32")
+    ref, hyp = inv.ids(list("the|cat")), inv.ids(list("the|bat"))
+    m = chars.metrics([ref], [hyp])
+    assert m["wer"] == pytest.approx(0.5) and m["cer"] == pytest.approx(1 / 7)
