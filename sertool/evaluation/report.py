@@ -136,7 +136,7 @@ def format_table(summary: dict[str, Any]) -> Table:
     table = Table(title="evaluation (test sets, %)" + "".join(f"; {n}" for n in notes))
     keys = [k for k in SUMMARY_KEYS if all(k in s for s in folds.values())]
     for col in ("fold", "n", *(HEADERS[k] for k in keys), *aux):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=col == "fold")  # row labels stay whole on narrow terminals
     for name, s in folds.items():
         table.add_row(name, str(s.get("n", "")), *(f"{100 * s[k]:.2f}" for k in keys),
                       *(_aux(k, s["aux"][k]) if k in s.get("aux", {}) else "" for k in aux))
