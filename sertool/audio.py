@@ -114,6 +114,34 @@ def audio_info(path: str | Path) -> tuple[float, int]:
     return info.frames / info.samplerate, int(info.samplerate)
 
 
+def open_audio(path: str | Path) -> sf.SoundFile:
+    """``path`` opened for reading (use it as a context manager); one-line :class:`SertoolError` otherwise.
+
+    A missing file, a directory and a file libsndfile cannot open are each named as such.
+    """
+    path = Path(path)
+    _require_file(path)
+    try:
+        return sf.SoundFile(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise SertoolError(f"cannot read audio file {path}: {e}") from None
+
+
+def read_mono(f: sf.SoundFile, frames: int = -1) -> np.ndarray:
+    """Up to ``frames`` frames (-1: the rest) from ``f``'s current position, down-mixed to mono float32.
+
+    Reading a long file block by block (``f.seek(start)``, then ``read_mono(f, n)``) keeps memory
+    to one block. 16-bit PCM is scaled in numpy: the floats libsndfile makes, in half the time.
+    """
+    if f.subtype == "PCM_16":
+        wave = f.read(frames, dtype="int16", always_2d=True).astype(np.float32)
+        wave *= np.float32(1.0 / 32768.0)
+    else:
+        wave = f.read(frames, dtype="float32", always_2d=True)
+    wave = wave.mean(axis=1, dtype=np.float32) if wave.shape[1] > 1 else wave[:, 0]
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
 def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read ``path`` as mono float32 in [-1, 1], resampled to ``sample_rate`` when given.
 
@@ -121,21 +149,14 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     A truncated WAV reads as the samples present (see :func:`check_truncated`).
     """
     path = Path(path)
-    _require_file(path)
-    try:
-        with sf.SoundFile(str(path)) as f:
-            sr = f.samplerate
-            if f.subtype == "PCM_16":
-                # integers scaled in numpy: the same floats libsndfile makes (x / 32768), in half the time
-                wave = f.read(dtype="int16", always_2d=True).astype(np.float32)
-                wave *= np.float32(1.0 / 32768.0)
-            else:
-                wave = f.read(dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as e:
-        raise SertoolError(f"cannot read audio file {path}: {e}") from None
+    with open_audio(path) as f:
+        sr = f.samplerate
+        try:
+            wave = read_mono(f)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            raise SertoolError(f"cannot read audio file {path}: {e}") from None
     if wave.shape[0] == 0:
         raise SertoolError(f"audio file has no samples: {path}")
-    wave = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]
     if sample_rate is not None and sr != sample_rate:
         wave, sr = resample(wave, sr, sample_rate), sample_rate
     return np.ascontiguousarray(wave, dtype=np.float32), int(sr)

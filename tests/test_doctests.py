@@ -57,6 +57,12 @@ DOCUMENTED = (
     "sertool.models.blstm_attention",
     "sertool.tasks.reconstruction",
     "sertool.evaluation.report",
+    "sertool.inference.sources",
+    "sertool.inference.plan",
+    "sertool.inference.records",
+    "sertool.inference.output",
+    "sertool.testing.inference",
+    "sertool.version",
 )
 
 # Modules whose examples cannot run yet, each with the reason.

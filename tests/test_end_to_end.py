@@ -90,5 +90,7 @@ def test_infer_refuses_missing_empty_and_unreadable_files(experiment, tmp_path: 
     if content is not None:
         clip.write_bytes(content)
     result = runner.invoke(app, ["infer", str(experiment["exp"]), str(clip)])
-    assert result.exit_code != 0
-    assert result.output.strip().count("\n") == 0 and result.output.startswith("error:")
+    assert result.exit_code == 1
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]  # an error record, not silence
+    assert record["file"] == str(clip) and record["error"] and set(record) == {"file", "error"}
+    assert result.stderr.strip() == "error: 1 of 1 clips failed"

@@ -45,9 +45,13 @@ import numpy as np
 from sertool.features.base import Extractor, register
 from sertool.features.config import require
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # pyworld imports the deprecated pkg_resources
-    import pyworld
+
+def _pyworld():
+    """pyworld, imported on first use (registering the extractor, as ``sertool infer`` does, needs none of it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyworld imports the deprecated pkg_resources
+        import pyworld
+    return pyworld
 
 F0_HZ, VOICED, LOGF0_NORM, PITCH_BIN = 0, 1, 2, 3
 
@@ -155,6 +159,7 @@ class PitchExtractor(Extractor):
         """Columns 0–1: F0 (Hz, 0 unvoiced) and voiced flag."""
         c = self.config
         x = wave.astype(np.float64)
+        pyworld = _pyworld()
         if c.method == "dio":
             f0, t = pyworld.dio(x, c.sample_rate, f0_floor=c.f0_floor, f0_ceil=c.f0_ceil,
                                 frame_period=c.frame_period_ms)

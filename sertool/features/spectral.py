@@ -37,11 +37,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import librosa
 import numpy as np
-import scipy.signal
 import torch
-import torchaudio.compliance.kaldi as kaldi
 
 from sertool.features.base import Extractor, register
 from sertool.features.config import require
@@ -140,6 +137,8 @@ class FbankExtractor(Extractor):
         require(self._length >= 2 and self._n_fft % 2 == 0,
                 "fbank: the (padded) window must be an even number of samples >= 2")
         self._window = window_function(c.window_type, self._length)
+        import torchaudio.compliance.kaldi as kaldi  # here: importing torchaudio costs every `sertool infer` 0.15 s
+
         banks, _ = kaldi.get_mel_banks(c.num_mel_bins, self._n_fft, float(c.sample_rate), c.low_freq, c.high_freq,
                                        100.0, -500.0, 1.0)  # VTLN settings are unused without warping
         # Kaldi's banks cover n_fft / 2 bins; the Nyquist bin gets weight 0
@@ -234,6 +233,78 @@ def window_function(window_type: str, length: int) -> np.ndarray:
     return w.numpy().astype(np.float32)
 
 
+# Periodic ("DFT-even") cosine windows as scipy.signal.get_window(name, M, fftbins=True) computes them.
+# Each is scipy's general_hamming(alpha): coefficients alpha and 1 - alpha (0.45999999999999996 for 0.54).
+_COSINE_WINDOWS = {"hann": 0.5, "hamming": 0.54}
+
+
+def stft_window(name: str, length: int) -> np.ndarray:
+    """The periodic analysis window ``name`` (float64), what ``librosa.filters.get_window`` returns.
+
+    Hann and Hamming are computed here with scipy's arithmetic (the same floats); other names are
+    asked of librosa. Neither librosa nor scipy.signal is imported for the usual windows: together
+    they take seconds to import, which every ``sertool infer`` would pay.
+
+    Example:
+        >>> stft_window("hann", 4).tolist()
+        [0.0, 0.5, 1.0, 0.5]
+    """
+    if name not in _COSINE_WINDOWS or length <= 1:
+        import librosa
+
+        return librosa.filters.get_window(name, length, fftbins=True)
+    fac = np.linspace(-np.pi, np.pi, length + 1, dtype=np.float64)
+    w = np.zeros(length + 1, dtype=np.float64)
+    alpha = _COSINE_WINDOWS[name]
+    for k, a in enumerate((alpha, 1.0 - alpha)):
+        w += a * np.cos(k * fac)
+    return w[:-1]
+
+
+def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    mels = hz / f_sp
+    log_t = hz >= min_log_hz
+    mels[log_t] = min_log_hz / f_sp + np.log(hz[log_t] / min_log_hz) / (np.log(6.4) / 27.0)
+    return mels
+
+
+def _slaney_mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel = min_log_hz / f_sp
+    freqs = f_sp * mels
+    log_t = mels >= min_log_mel
+    freqs[log_t] = min_log_hz * np.exp(np.log(6.4) / 27.0 * (mels[log_t] - min_log_mel))
+    return freqs
+
+
+def slaney_mel(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """Slaney's mel filter bank ``(n_mels, 1 + n_fft // 2)`` float32: ``librosa.filters.mel``'s, float for float.
+
+    The same steps in the same order as librosa (``htk=False``, ``norm="slaney"``), without
+    importing it (see :func:`stft_window`); the tests compare the two bit for bit.
+
+    Example:
+        >>> basis = slaney_mel(16000, 512, 40)
+        >>> basis.shape, basis.dtype, int(basis.argmax(1)[0]), int(basis.argmax(1)[-1])
+        ((40, 257), dtype('float32'), 2, 237)
+    """
+    fmax = float(sample_rate) / 2 if fmax is None else fmax
+    weights = np.zeros((int(n_mels), int(1 + n_fft // 2)), dtype=np.float32)
+    fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
+    lo, hi = _hz_to_slaney_mel(np.asarray([fmin], dtype=float)), _hz_to_slaney_mel(np.asarray([fmax], dtype=float))
+    mel_f = _slaney_mel_to_hz(np.linspace(lo[0], hi[0], int(n_mels) + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    for i in range(int(n_mels)):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    enorm = 2.0 / (mel_f[2: int(n_mels) + 2] - mel_f[: int(n_mels)])
+    weights *= enorm[:, np.newaxis]
+    return weights
+
+
 def require_stft(c: Any, name: str) -> None:
     """Checks shared by the configs of :class:`MelStftExtractor` subclasses."""
     require(c.sample_rate > 0 and c.n_mels > 0 and c.hop_length > 0, f"{name}: sizes must be positive")
@@ -261,10 +332,9 @@ class MelStftExtractor(Extractor):
         # the window centred in the FFT frame, as librosa.util.pad_center places it (that module
         # is not used: importing it compiles numba kernels, about 12 s once per environment)
         left = (c.n_fft - c.win_length) // 2
-        self._window = np.pad(librosa.filters.get_window(c.window, c.win_length, fftbins=True),
+        self._window = np.pad(stft_window(c.window, c.win_length),
                               (left, c.n_fft - c.win_length - left)).astype(np.float32)
-        basis = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin,
-                                    fmax=c.fmax or None)
+        basis = slaney_mel(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax or None)
         self._basis_t = np.ascontiguousarray(basis.T, dtype=np.float32)
 
     @property
@@ -532,6 +602,8 @@ class SpectrogramExtractor(MelStftExtractor):
     def __init__(self, config: SpectrogramConfig) -> None:
         super().__init__(config)
         c = config
+        import scipy.signal  # only here: importing it takes seconds (see stft_window)
+
         self._sos = (scipy.signal.butter(c.highpass_order, c.highpass_hz, btype="highpass", fs=c.sample_rate,
                                          output="sos") if c.highpass_hz > 0 else None)
 
@@ -544,6 +616,8 @@ class SpectrogramExtractor(MelStftExtractor):
         if self._sos is not None:
             # Zero-phase filtering needs the signal longer than its edge padding; shorten
             # the padding for very short clips instead of failing.
+            import scipy.signal
+
             padlen = min(3 * (2 * len(self._sos) + 1), len(wave) - 1)
             wave = scipy.signal.sosfiltfilt(self._sos, wave, padlen=max(padlen, 0)).astype(np.float32)
         mel = self.mel_spectrum(wave, 1.0)

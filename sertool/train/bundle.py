@@ -3,7 +3,8 @@
 A bundle (``EXP/fold-<name>/checkpoints/best.pt``) is self-contained: the resolved
 configuration, the weights, every named input's :class:`~sertool.train.inputs.InputSpec` (the
 extractor that made it, its normalisation as training fitted it, transform, crop/pad length),
-each task's description (class names), the fold's training speakers, the epoch and its dev UA.
+each task's description (class names), the fold's training speakers, the epoch and its dev UA,
+and the sertool version and commit that trained it.
 Beside it, ``best.json`` holds the small part (fold, epoch, dev UA), so choosing the best fold
 of an experiment reads no weights. This module writes bundles (:func:`save_bundle`), finds them
 (:func:`find_bundle`) and rebuilds model and inputs from one (:class:`Bundle`); ``eval`` and
@@ -33,6 +34,7 @@ from sertool.stage import atomic_write_json
 from sertool.train.checkpoint import load_checkpoint, save_checkpoint
 from sertool.train.config import ExperimentConfig, build_config
 from sertool.train.inputs import InputSpec, ModelInputs
+from sertool.version import provenance
 
 BUNDLE_FORMAT = 2
 META_NAME = "best.json"
@@ -57,6 +59,7 @@ def make_bundle(net: MultiTaskModel, cfg: ExperimentConfig, specs: dict[str, Inp
         "fold": fold,
         "epoch": epoch,
         "dev_ua": dev_ua,
+        "sertool": provenance(),  # version and commit that trained it (for the model card)
     }
 
 
