@@ -21,6 +21,10 @@ configuration for tests: ``encoder_embed_dim``, ``encoder_num_layers``, ``encode
   ``torchaudio.models.wav2vec2.utils.import_huggingface_model`` (needs ``transformers``);
 - a file holding a state dict of the torchaudio model (``model.state_dict()``).
 
+A model bundle stores the encoder's :meth:`~SSLEncoder.portable_conf`: no ``weights``, the full
+builder keywords in ``arch_conf``, and ``initialised_from`` recording where the weights came from;
+``eval`` and ``infer`` need no weights file.
+
 The architecture comes from the weights where they say it (the bundle's or the HF config's); a
 ``model`` given beside them must agree. With no weights the encoder is randomly initialised as
 fairseq does for pre-training (torchaudio's HuBERT pre-training initialisation: Kaiming-normal
@@ -490,12 +494,15 @@ class SSLEncoder(Encoder):
         """Run this model's backward, as its forward, on PyTorch's native CPU convolutions.
 
         oneDNN (mkldnn) builds a kernel for every new input shape, and waveforms of varying length
-        are new shapes at every batch: a training step of the tiny test model is about 4 times
-        faster without it, the base model's convolutions about 1.3 times. The forward runs with
-        ``torch.backends.mkldnn.enabled`` off; the backward is bracketed by two gradient
-        hooks: one on the encoder's output switches oneDNN off when the backward reaches the model,
-        one on ``entry`` (the first tensor of the trained part, made to require a gradient here)
-        restores the setting when it leaves it.
+        are new shapes at every batch; where the convolutional feature encoder is trained
+        (``freeze: none``), building the kernels of its backward dominates: a training step of the
+        tiny test model is about 4 times faster on the native convolutions, the base model's
+        feature encoder about 1.3 times. (With the feature encoder frozen, oneDNN is kept: the
+        base model's step is then about 10 % faster with it.) The forward runs with
+        ``torch.backends.mkldnn.enabled`` off; the backward is bracketed by two gradient hooks: one
+        on the encoder's output switches oneDNN off when the backward reaches the model, one on
+        ``entry`` (the waveform, made to require a gradient here) restores the setting when it
+        leaves it.
         """
         entry = entry.detach().requires_grad_(True)
         entry.register_hook(lambda _g: setattr(torch.backends.mkldnn, "enabled", before))
@@ -512,7 +519,7 @@ class SSLEncoder(Encoder):
         upto = self.num_layers if upto is None else upto
         frozen = self.freeze == "all" or not torch.is_grad_enabled()
         cnn_trains = self.freeze == "none" and not frozen
-        native = wave.device.type == "cpu"  # see _onednn_hooks
+        native = wave.device.type == "cpu" and self.freeze == "none"  # see _onednn_hooks
         onednn = bool(torch.backends.mkldnn.enabled)
         with (torch.no_grad() if frozen else contextlib.nullcontext(),
               _onednn(False) if native else contextlib.nullcontext()):
@@ -522,8 +529,6 @@ class SSLEncoder(Encoder):
                 if native and cnn_trains:
                     wave = self._onednn_hooks(wave, onednn)
                 feats, frame_lengths = self._features(wave, lengths)  # (N, T, C)
-            if native and not frozen and not cnn_trains:
-                feats = self._onednn_hooks(feats, onednn)
             frame_lengths = frame_lengths.clamp(min=1)
             enc, tr = self.ssl.encoder, self.ssl.encoder.transformer
             x = enc.feature_projection(feats)  # (N, T, E)
@@ -533,13 +538,14 @@ class SSLEncoder(Encoder):
             x = x.masked_fill(pad[..., None], 0.0)
             x = x + tr.pos_conv_embed(x)
             x = tr.dropout(tr.layer_norm(x) if tr.layer_norm_first else x)  # post-LN models normalise here
+            padded = bool(pad.any())  # without padding, no mask: attention takes its faster kernels
             if self.family == "wavlm":
                 kw: dict[str, Any] = {"attention_mask": None,  # WavLM's attention adds it to its position bias
                                       "key_padding_mask": torch.zeros(pad.shape, dtype=x.dtype, device=x.device)
-                                      .masked_fill(pad, float("-inf"))}
+                                      .masked_fill(pad, float("-inf")) if padded else None}
             else:
                 kw = {"attention_mask": (-10000.0 * pad[:, None, None, :].to(x.dtype)).expand(
-                    -1, 1, x.shape[1], x.shape[1])}
+                    -1, 1, x.shape[1], x.shape[1]) if padded else None}
             states, position_bias = [x], None
             for block in tr.layers[:upto]:
                 if not (self.training and tr.layer_drop > 0 and torch.rand(1).item() <= tr.layer_drop):

@@ -293,7 +293,8 @@ def test_portable_configuration_rebuilds_from_the_state_alone(tmp_path):
 
 
 def test_cpu_backward_runs_on_native_convolutions_and_restores_onednn():
-    """Waveforms of every length are new shapes to oneDNN: the model runs (and back-propagates) without it."""
+    """Waveforms of every length are new shapes to oneDNN: a model whose feature encoder trains runs
+    (and back-propagates) without it."""
     torch.manual_seed(0)
     enc = build_encoder("wav2vec2", {"arch_conf": TINY, "freeze": "none"}).train()
     seen = []
@@ -306,6 +307,11 @@ def test_cpu_backward_runs_on_native_convolutions_and_restores_onednn():
     assert torch.backends.mkldnn.enabled
     out["pooled"].sum().backward()
     assert seen == [False, False] and torch.backends.mkldnn.enabled
+    frozen_cnn = build_encoder("wav2vec2", {"arch_conf": TINY, "freeze": "cnn"}).train()  # oneDNN kept
+    frozen_cnn.ssl.encoder.transformer.layers[-1].feed_forward.output_dense.weight.register_hook(
+        lambda g: seen.append(torch.backends.mkldnn.enabled))
+    frozen_cnn(torch.randn(2, 8000), torch.tensor([8000, 5000]))["pooled"].sum().backward()
+    assert seen[-1] and torch.backends.mkldnn.enabled
 
 
 @pytest.fixture(scope="module")
