@@ -495,9 +495,9 @@ class SSLEncoder(Encoder):
 
         oneDNN (mkldnn) builds a kernel for every new input shape, and waveforms of varying length
         are new shapes at every batch; where the convolutional feature encoder is trained
-        (``freeze: none``), building the kernels of its backward dominates: a training step of the
-        tiny test model is about 4 times faster on the native convolutions, the base model's
-        feature encoder about 1.3 times. (With the feature encoder frozen, oneDNN is kept: the
+        (``freeze: none``), building the kernels of its backward dominates: a training step of
+        the synthetic recipe's tiny model is about 3.5 times faster on the native convolutions,
+        the base model's feature encoder about 1.3 times. (With the feature encoder frozen, oneDNN is kept: the
         base model's step is then about 10 % faster with it.) The forward runs with
         ``torch.backends.mkldnn.enabled`` off; the backward is bracketed by two gradient hooks: one
         on the encoder's output switches oneDNN off when the backward reaches the model, one on
