@@ -15,6 +15,9 @@ Example:
     [0.1, 0.1, 0.01, 0.001, 0.001]
     >>> lr_factor({"name": "inverse_time", "decay": 1e-6}, base_lr=1e-4, steps_per_epoch=10)(1000)
     0.9990009990009991
+    >>> f = lr_factor({"name": "linear", "warmup_epochs": 1}, base_lr=1e-5, steps_per_epoch=4, total_epochs=5)
+    >>> [round(f(t), 4) for t in (0, 3, 4, 12, 20)]          # warm-up over epoch 1, then down to 0
+    [0.25, 1.0, 1.0, 0.5, 0.0]
 """
 
 from __future__ import annotations
@@ -66,9 +69,18 @@ Factor = Callable[[int], float]
 SCHEDULES: Registry[Callable[..., Factor]] = Registry("learning-rate schedule")
 
 
+def _warmup(p: float, warmup: float, steps_per_epoch: int) -> float:
+    """The factor during a linear warm-up over ``warmup`` epochs, never exactly 0 on the first update."""
+    return min(1.0, (p + 1.0 / steps_per_epoch) / warmup)
+
+
 @SCHEDULES.register("constant")
-def constant(base_lr: float, steps_per_epoch: int, total_epochs: float) -> Factor:
-    return lambda t: 1.0
+def constant(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epochs: float = 0.0) -> Factor:
+    """The base rate, after an optional linear warm-up over ``warmup_epochs`` (HF's constant-with-warm-up)."""
+    warmup = float(warmup_epochs)
+    if warmup <= 0:
+        return lambda t: 1.0
+    return lambda t: _warmup(t / steps_per_epoch, warmup, steps_per_epoch) if t / steps_per_epoch < warmup else 1.0
 
 
 @SCHEDULES.register("inverse_time")
@@ -95,9 +107,51 @@ def cosine(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epo
     def at(t: int) -> float:
         p = t / steps_per_epoch
         if p < warmup:
-            return (p + 1.0 / steps_per_epoch) / warmup  # never exactly 0 on the first update
+            return _warmup(p, warmup, steps_per_epoch)
         frac = min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    return at
+
+
+@SCHEDULES.register("linear")
+def linear(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epochs: float = 0.0,
+           min_lr: float = 0.0) -> Factor:
+    """Linear warm-up over ``warmup_epochs``, then linearly down to ``min_lr`` at the end of training
+    (Hugging Face's ``get_linear_schedule_with_warmup``, the default of its fine-tuning scripts)."""
+    warmup, floor = float(warmup_epochs), float(min_lr) / base_lr
+
+    def at(t: int) -> float:
+        p = t / steps_per_epoch
+        if p < warmup:
+            return _warmup(p, warmup, steps_per_epoch)
+        frac = min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9))
+        return 1.0 - (1.0 - floor) * frac
+
+    return at
+
+
+@SCHEDULES.register("tri_stage")
+def tri_stage(base_lr: float, steps_per_epoch: int, total_epochs: float,
+              phase_ratio: tuple[float, float, float] = (0.1, 0.4, 0.5), init_lr_scale: float = 0.01,
+              final_lr_scale: float = 0.05) -> Factor:
+    """fairseq's wav2vec 2.0 fine-tuning schedule: over the fractions ``phase_ratio`` of training, a
+    linear warm-up from ``init_lr_scale`` × lr, a hold at lr, an exponential decay to ``final_lr_scale`` × lr."""
+    ratios = [float(r) for r in phase_ratio]
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise SertoolError(f"tri_stage phase_ratio must be three fractions ≥ 0, got {phase_ratio}")
+    warm, hold, decay = (r * total_epochs for r in ratios)
+    init, final = float(init_lr_scale), float(final_lr_scale)
+
+    def at(t: int) -> float:
+        p = t / steps_per_epoch
+        if p < warm:
+            return init + (1.0 - init) * p / warm
+        if p < warm + hold:
+            return 1.0
+        if p < warm + hold + decay:
+            return final ** ((p - warm - hold) / decay)
+        return final
 
     return at
 
@@ -107,7 +161,9 @@ def lr_factor(conf: dict[str, Any], base_lr: float, steps_per_epoch: int,
     """Multiplier of the base learning rate after ``t`` updates (for ``LambdaLR``).
 
     ``conf`` is ``optim.scheduler``: ``{name: NAME, **settings}`` with a name of :data:`SCHEDULES`
-    (``constant``, ``inverse_time {decay}``, ``stages {stages, anneal}``, ``cosine {warmup_epochs,
-    min_lr}``).
+    (``constant {warmup_epochs}``, ``inverse_time {decay}``, ``stages {stages, anneal}``, ``cosine
+    {warmup_epochs, min_lr}``, ``linear {warmup_epochs, min_lr}``, ``tri_stage {phase_ratio,
+    init_lr_scale, final_lr_scale}``). A ``min_lr`` is of the base rate ``optim.lr``; every
+    parameter group (``optim.encoder_lr``) follows the same factor.
     """
     return SCHEDULES.build_spec(conf, base_lr, max(1, steps_per_epoch), float(total_epochs or 1), default="constant")

@@ -64,6 +64,14 @@ class Encoder(nn.Module):
         """Parameters of the last layer every task shares (GradNorm measures gradients there)."""
         raise NotImplementedError
 
+    def portable_conf(self, conf: dict[str, Any]) -> dict[str, Any]:
+        """The configuration that rebuilds this encoder's structure from the model bundle alone.
+
+        The bundle holds every weight; an encoder built from files (pretrained weights, a model
+        directory) returns a configuration that needs none of them.
+        """
+        return dict(conf)
+
 
 #: Encoders by name (``model.encoder: NAME`` in YAML).
 ENCODERS: Registry[type[Encoder]] = Registry("encoder")

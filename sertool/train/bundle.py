@@ -47,11 +47,17 @@ def build_model(cfg: ExperimentConfig) -> MultiTaskModel:
 
 def make_bundle(net: MultiTaskModel, cfg: ExperimentConfig, specs: dict[str, InputSpec], train_speakers: list[str],
                 fold: str, epoch: int, dev_ua: float) -> dict[str, Any]:
-    """The bundle of a trained model (tensors, numbers, strings, lists and dicts only)."""
+    """The bundle of a trained model (tensors, numbers, strings, lists and dicts only).
+
+    The encoder's configuration is its portable form (:meth:`~sertool.models.Encoder.portable_conf`):
+    an encoder initialised from pretrained weights is rebuilt from the bundle with no weights file.
+    """
+    config = cfg.to_dict()
+    config["model"]["encoder_conf"] = net.encoder.portable_conf(cfg.model.encoder_conf)
     return {
         "format": BUNDLE_FORMAT,
         "model": net.state_dict(),
-        "config": cfg.to_dict(),
+        "config": config,
         "inputs": {name: spec.to_dict() for name, spec in specs.items()},
         "tasks": {name: {"type": cfg.tasks[name].get("type", name), **task.describe()}
                   for name, task in net.tasks.items()},

@@ -144,10 +144,12 @@ class ModelConfig:
 class OptimConfig:
     name: str = "adam"
     lr: float = 1e-4
+    encoder_lr: float | None = None  # the encoder's own learning rate (None: lr), e.g. a pretrained SSL model's
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    # constant, inverse_time {decay}, stages {stages, anneal}, cosine {warmup_epochs, min_lr}
-    # (sertool.schedules.lr_factor)
+    # constant {warmup_epochs}, inverse_time {decay}, stages {stages, anneal}, cosine {warmup_epochs, min_lr},
+    # linear {warmup_epochs, min_lr}, tri_stage {phase_ratio, init_lr_scale, final_lr_scale}
+    # (sertool.schedules.lr_factor); in epochs of optimiser updates
     scheduler: dict[str, Any] = field(default_factory=lambda: {"name": "constant"})
     grad_clip_value: float | None = None  # clip each gradient element into [-v, v]
     grad_clip_norm: float | None = None
@@ -157,12 +159,14 @@ class OptimConfig:
 class TrainConfig:
     epochs: int = 30
     batch_size: int = 40
+    accumulate: int = 1  # gradient accumulation: one optimiser update every N batches (effective batch N × batch_size)
     seed: int = 0
     device: str = "auto"
     main_task: str = "emotion"  # best checkpoint by this task's validation UA
     patience: int | None = None  # early stopping after this many epochs without improvement
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)
-    checkpoint_every_steps: int | None = None  # also save last.pt every N updates (exact mid-epoch resume)
+    # also save last.pt every N batches (exact mid-epoch resume; with accumulate, at the next update)
+    checkpoint_every_steps: int | None = None
     amp: bool = False  # automatic mixed precision (float16 + gradient scaling), on CUDA only
     deterministic: bool = True  # deterministic kernels (cuDNN, cuBLAS) where torch has them
     tensorboard: bool = True  # also log to fold-<name>/tensorboard (needs the tensorboard package)
@@ -288,8 +292,12 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError(f"config: train.epochs must be at least 1, got {cfg.train.epochs}")
     if cfg.train.batch_size < 1:
         raise SertoolError(f"config: train.batch_size must be at least 1, got {cfg.train.batch_size}")
-    if not math.isfinite(cfg.optim.lr) or cfg.optim.lr < 0:
-        raise SertoolError(f"config: optim.lr must be a finite number ≥ 0, got {cfg.optim.lr}")
+    if cfg.train.accumulate < 1:
+        raise SertoolError(f"config: train.accumulate must be at least 1, got {cfg.train.accumulate}")
+    for key in ("lr", "encoder_lr"):
+        value = getattr(cfg.optim, key)
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise SertoolError(f"config: optim.{key} must be a finite number ≥ 0, got {value}")
     for name, inp in cfg.data.inputs.items():
         if bool(inp.features) == bool(inp.audio):
             raise SertoolError(f"config: data.inputs.{name} needs either features: DIR or audio: true")

@@ -163,19 +163,22 @@ class FoldTrainer:
         self.sampler = EpochBatches(sizes, [s.conf.ratio for s in data.sources], cfg.train.batch_size, cfg.train.seed,
                                     dist_info.rank, dist_info.world_size,
                                     shares=None if shares[0] is None else shares)
-        self.steps_per_epoch = len(self.sampler)
+        self.steps_per_epoch = len(self.sampler)  # batches
+        self.accumulate = cfg.train.accumulate
+        self.updates_per_epoch = math.ceil(self.steps_per_epoch / self.accumulate)  # optimiser updates
 
         spec = {k: v for k, v in self.cfg.weighting.items() if k != "lr"}  # lr: the trainer's, for its parameters
         self.weighting = WEIGHTINGS.build_spec(spec, weights=self.cfg.task_weights(), default="fixed").to(self.device)
         self.optimizer = self._optimizer()
         o = self.cfg.optim
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_factor(o.scheduler, o.lr, self.steps_per_epoch, cfg.train.epochs))
+            self.optimizer, lr_factor(o.scheduler, o.lr, self.updates_per_epoch, cfg.train.epochs))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.model: torch.nn.Module = self.net
         if dist_info.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[self.device] if self.device.type == "cuda" else None)
+                self.net, device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=bool(getattr(self.net.encoder, "skips_parameters", False)))  # layer drop
         # Dropout draws differ between processes, like their data; the initial weights did not.
         seed_everything(cfg.train.seed + 1_000_003 * dist_info.rank)
 
@@ -220,8 +223,15 @@ class FoldTrainer:
         return train, labelled(dev, sources, self.net, [main])
 
     def _optimizer(self) -> torch.optim.Optimizer:
+        """Trainable parameters (frozen ones left out): the heads at ``optim.lr``, the encoder at
+        ``optim.encoder_lr`` when set (a group of its own), the weighting's own parameters last."""
         o = self.cfg.optim
-        groups = [{"params": list(self.net.parameters())}]
+        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        groups: list[dict[str, Any]] = [{"params": trainable}]
+        if o.encoder_lr is not None:
+            encoder = {id(p) for p in self.net.encoder.parameters()}
+            groups = [{"params": [p for p in trainable if id(p) not in encoder]},
+                      {"params": [p for p in trainable if id(p) in encoder], "lr": o.encoder_lr}]
         own = list(self.weighting.parameters())
         if own:  # the weighting's own parameters: never decayed, optionally their own learning rate
             groups.append({"params": own, "weight_decay": 0.0, "lr": float(self.cfg.weighting.get("lr", o.lr))})
@@ -291,9 +301,20 @@ class FoldTrainer:
         self.sums[key] = self.sums.get(key, 0.0) + value
         self.sums[f"{key}#n"] = self.sums.get(f"{key}#n", 0.0) + count
 
+    def _group_size(self) -> int:
+        """Batches in the accumulation group of the current batch (the epoch's last group may be short)."""
+        start = self.step - self.step % self.accumulate
+        return min(self.accumulate, self.steps_per_epoch - start)
+
     def _train_step(self, batch: dict[str, Any]) -> None:
+        """Forward and backward one batch; the optimiser steps after the last batch of its accumulation
+        group, with the gradients of the group's mean loss."""
+        size = self._group_size()
+        first = self.step % self.accumulate == 0
+        last = self.step % self.accumulate == size - 1
         self.weighting.set_progress(self.epoch + self.step / self.steps_per_epoch)
-        self.optimizer.zero_grad(set_to_none=True)
+        if first:
+            self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
             preds = self.model(**to_device(batch["inputs"], self.device))
         losses: dict[str, torch.Tensor] = {}
@@ -302,11 +323,15 @@ class FoldTrainer:
             if loss is not None:
                 losses[name] = loss
         shared = {"shared": self.net.encoder.shared_parameters()} if self.weighting.needs_shared_parameters else {}
+        own = list(self.weighting.parameters())
+        scale = (self.scaler.get_scale() if self.amp else 1.0) / size
+        before = [None if p.grad is None else p.grad.clone() for p in own] if scale != 1.0 else []
         total, weights = self.weighting(losses, **shared)
-        if self.amp:  # gradients a weighting set itself are in true units; the scaler expects scaled ones
-            for p in self.weighting.parameters():
-                if p.grad is not None:
-                    p.grad.mul_(self.scaler.get_scale())
+        # Gradients a weighting set itself are this batch's, in true units: the scaler expects scaled
+        # ones, and an accumulation group averages its batches.
+        for p, b in zip(own, before):
+            if p.grad is not None:
+                p.grad = p.grad * scale if b is None else b + (p.grad - b) * scale
         if self.dist.distributed:
             # Every head must take part in every update: tasks absent from this process's share
             # of the batch contribute a zero, so DDP still reduces their (zero) gradients.
@@ -316,12 +341,21 @@ class FoldTrainer:
         if all_reduce_sum(finite, self.dist) < self.dist.world_size:
             raise SertoolError(f"fold {self.fold.name}: loss became {float(total)} at epoch {self.epoch + 1}, "
                                f"update {self.step + 1}; lower optim.lr or check the features")
-        self.scaler.scale(total).backward()
+        self.scaler.scale(total / size if size > 1 else total).backward()
         if self.dist.distributed:
             for p in self.weighting.parameters():  # not inside DDP: average their gradients here
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
                 all_reduce_mean(p.grad, self.dist)
+        if last:
+            self._update()
+        self._add("loss", float(total.detach()))
+        for name, loss in losses.items():
+            self._add(f"loss_{name}", float(loss.detach()))
+            self._add(f"weight_{name}", float(weights[name]))
+
+    def _update(self) -> None:
+        """One optimiser update with the accumulated gradients (clipped), then the schedules' step."""
         o = self.cfg.optim
         if o.grad_clip_value is not None or o.grad_clip_norm is not None:
             self.scaler.unscale_(self.optimizer)
@@ -333,10 +367,6 @@ class FoldTrainer:
         self.scaler.update()
         self.scheduler.step()
         self.weighting.after_step()
-        self._add("loss", float(total.detach()))
-        for name, loss in losses.items():
-            self._add(f"loss_{name}", float(loss.detach()))
-            self._add(f"weight_{name}", float(weights[name]))
 
     def _epoch_means(self) -> dict[str, float]:
         """The epoch's mean losses and weights, averaged over processes."""
@@ -351,16 +381,21 @@ class FoldTrainer:
         every = self.cfg.train.checkpoint_every_steps
         if self.step == 0:
             self.sums = {"lr": self.optimizer.param_groups[0]["lr"]}
+            if self.cfg.optim.encoder_lr is not None:
+                self.sums["lr_encoder"] = self.optimizer.param_groups[1]["lr"]
         self.train_set.set_epoch(self.epoch)  # the epoch's stored copies and warps (a function of seed and epoch)
+        n = self.accumulate
         for batch in self._loader(self.train_set, self.sampler.batches(self.epoch, start=self.step)):
             self._train_step(batch)
             self.step += 1
-            if every and self.step % every == 0 and self.step < self.steps_per_epoch:
+            # mid-epoch resume points only between updates (gradients being accumulated are not saved)
+            if (every and self.step % n == 0 and self.step < self.steps_per_epoch
+                    and self.step // every > (self.step - n) // every):
                 self._save_last()
-        lr = self.sums.pop("lr")
+        lrs = {k: self.sums.pop(k) for k in ("lr", "lr_encoder") if k in self.sums}
         means = self._epoch_means()
         self.weighting.epoch_end({k.removeprefix("loss_"): v for k, v in means.items() if k.startswith("loss_")})
-        return {"lr": lr, **means}
+        return {**lrs, **means}
 
     def _sync_buffers(self) -> None:
         """Rank 0's batch-norm statistics everywhere, so every process scores the same model."""

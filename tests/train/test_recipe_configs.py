@@ -1,4 +1,8 @@
-"""Every configuration a recipe ships loads, builds and trains one step (on the test corpus's data)."""
+"""Every configuration a recipe ships loads, builds and trains one step (on the test corpus's data).
+
+A model reading audio ignores the feature directory the test supplies; a pretrained SSL encoder is
+shrunk to a tiny random one of the same architecture (no weights are downloaded in tests).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sertool.models import encoder_class  # noqa: E402
+from sertool.models.ssl import TINY_ARCH, SSLEncoder  # noqa: E402
 from sertool.train.config import build_config  # noqa: E402
 from sertool.train.distributed import init_distributed  # noqa: E402
 from sertool.train.sources import load_experiment_data  # noqa: E402
@@ -26,7 +32,10 @@ def test_recipe_configuration_trains_one_step(path, corpus, tmp_path):
     # the recipe's own model, tasks and optimiser; the test corpus's manifests, folds and log-mels
     raw["data"].update(manifests=[str(corpus["en"] / "manifest.jsonl")], folds=str(corpus["en"] / "folds.json"),
                        features=str(corpus["logmel"]))
+    raw["data"]["num_workers"] = 0
     raw["train"].update(batch_size=4, tensorboard=False)
+    if issubclass(encoder_class(raw["model"]["encoder"]), SSLEncoder):
+        raw["model"]["encoder_conf"].update(weights=None, arch_conf=TINY_ARCH)
     cfg = build_config(raw)
     trainer = FoldTrainer(cfg, load_experiment_data(cfg), 0, tmp_path / "fold-1", init_distributed("cpu"),
                           log=lambda _m: None)

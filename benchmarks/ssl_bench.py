@@ -1,0 +1,210 @@
+"""Speed of sertool's SSL encoder: wav2vec 2.0 base (random weights) on 4.55 s clips.
+
+Three measurements in one process, on one device:
+
+1. **matmul ceiling**: fp32 ``torch.mm`` of square matrices (2048 on CPU, 8192 on CUDA), the best
+   of ``--repeats``: this machine's achievable FLOP/s, the yardstick for the rest;
+2. **inference**: sertool's SSL-MTL model (``wav2vec2`` encoder, ``model: wav2vec2_base``, no
+   weights: random; emotion, gender, speaker and character-CTC heads) in eval mode on 4.55 s clips
+   (IEMOCAP's mean duration; the paper's Table 2 gives 35.44 GFLOPs and 5.81 ms per utterance on
+   an RTX 4080), at batch 1 and at batch ``--batch``: seconds per clip, FLOPs per clip counted by
+   ``torch.utils.flop_counter.FlopCounterMode`` (2 per multiply-add; convolutions and matrix
+   products), achieved FLOP/s and its fraction of the matmul ceiling;
+3. **training step**: forward, backward and AdamW step on a batch of ``--batch`` clips with the
+   four heads and their losses (freeze: cnn, SpecAugment p = 0.05, the base builder's dropouts,
+   layer drop off so that every step runs all 12 layers), against the same step with Hugging
+   Face's ``Wav2Vec2Model`` (its default configuration is the same base architecture, with layer
+   drop off too; ``freeze_feature_encoder()``; the same heads and losses on its mean-pooled and
+   frame outputs). The ratio sertool / transformers is printed.
+
+Every timing is the median of ``--repeats`` after one warm-up (the two training steps timed
+alternately); clips in a batch have the same length (no padding), so neither model pays for
+masks it does not need.
+
+Usage:
+    python benchmarks/ssl_bench.py [--device cpu|cuda] [--batch 8] [--repeats 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+SECONDS = 4.55
+RATE = 16000
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: torch.device, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up."""
+    fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(a, b, device: torch.device, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``a()`` and of ``b()``, timed alternately (a machine whose speed drifts
+    favours neither)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for fn in (a, b):
+        fn()  # warm-up
+    sync(device)
+    for _ in range(repeats):
+        for fn, out in zip((a, b), times):
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def matmul_flops(device: torch.device) -> float:
+    """The best of 10 fp32 square matrix products."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = min(timed(lambda: torch.mm(a, b), device, 1) for _ in range(10))
+    return 2 * n**3 / best
+
+
+def count_flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def tasks_conf() -> dict:
+    speakers = [f"iemocap/Ses0{i // 2 + 1}{'FM'[i % 2]}" for i in range(10)]
+    return {"emotion": {"type": "emotion", "label_set": "iemocap4"}, "gender": {"type": "gender"},
+            "speaker": {"type": "speaker", "speakers": speakers},
+            "chars": {"type": "ctc", "inventory": "char32", "field": "text"}}
+
+
+def labels(model, batch: int, frames: int, device: torch.device) -> dict:
+    g = torch.Generator().manual_seed(0)
+    chars = 60  # about 13 characters per second of speech
+    out = {"emotion": {"target": torch.randint(0, 4, (batch,), generator=g)},
+           "gender": {"target": torch.randint(0, 2, (batch,), generator=g)},
+           "speaker": {"target": torch.randint(0, 10, (batch,), generator=g)},
+           "chars": {"tokens": torch.randint(0, 32, (batch, chars), generator=g),
+                     "token_lengths": torch.full((batch,), chars)}}
+    assert frames > chars
+    return {t: {k: v.to(device) for k, v in d.items()} for t, d in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--skip-train", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    from sertool.models.multitask import MultiTaskModel
+
+    samples = int(SECONDS * RATE)
+    peak = matmul_flops(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; fp32 matmul ceiling {peak / 1e9:.1f} GFLOP/s")
+
+    torch.manual_seed(0)
+    # layer drop off (here and in transformers): both run all 12 layers at every step
+    enc_conf = {"model": "wav2vec2_base", "freeze": "cnn", "mask_time_prob": 0.05,
+                "arch_conf": {"encoder_layer_drop": 0.0}}
+    model = MultiTaskModel.build("wav2vec2", enc_conf, tasks_conf()).to(device).eval()
+    params = sum(p.numel() for p in model.parameters())
+    print(f"sertool SSL-MTL model: {params / 1e6:.1f} M parameters; clips of {SECONDS} s ({samples} samples)")
+    print()
+    print("| run | batch | s per clip | GFLOPs per clip | achieved GFLOP/s | of matmul ceiling |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for batch in sorted({1, args.batch}):
+        wave = torch.randn(batch, samples, device=device)
+        lengths = torch.full((batch,), samples, device=device)
+
+        def infer(wave=wave, lengths=lengths):
+            with torch.no_grad():  # (FlopCounterMode cannot see weight-normed convolutions in inference_mode)
+                return model(waveform=wave, waveform_lengths=lengths)
+
+        seconds = timed(infer, device, args.repeats)
+        flops = count_flops(infer)
+        rate = flops / seconds
+        print(f"| inference | {batch} | {seconds / batch:.4f} | {flops / batch / 1e9:.2f} | {rate / 1e9:.1f} | "
+              f"{rate / peak:.0%} |")
+    if args.skip_train:
+        return
+
+    # -- a training step: sertool vs transformers -------------------------------------------------
+    import transformers
+    from torch import nn
+
+    batch = args.batch
+    wave = torch.randn(batch, samples, device=device)
+    lengths = torch.full((batch,), samples, device=device)
+    model.train()
+    frames = model.encoder(waveform=wave[:1], waveform_lengths=lengths[:1])["frames"].shape[1]
+    target = labels(model, batch, frames, device)
+
+    def step_of(forward, net: nn.Module, heads: nn.ModuleDict):
+        opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-5)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            preds = forward()
+            loss = sum(task.loss(preds[name], target[name]) for name, task in heads.items())
+            loss.backward()
+            opt.step()
+
+        return step
+
+    ours = step_of(lambda: model(waveform=wave, waveform_lengths=lengths), model, model.tasks)
+
+    torch.manual_seed(0)
+    hf = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(mask_time_prob=0.05, layerdrop=0.0)).to(device).train()
+    hf.freeze_feature_encoder()
+    hf_heads = MultiTaskModel.build("wav2vec2", {**enc_conf, "arch_conf": {"encoder_num_layers": 1}},
+                                    tasks_conf()).tasks.to(device)  # the same heads (768 inputs)
+
+    class HFModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hf, self.tasks = hf, hf_heads
+
+        def forward(self):
+            h = self.hf(wave).last_hidden_state  # (N, T, 768)
+            enc_out = {"pooled": h.mean(1), "frames": h,
+                       "frame_lengths": torch.full((batch,), h.shape[1], device=device)}
+            return {name: task(enc_out) for name, task in self.tasks.items()}
+
+    hf_model = HFModel()
+    theirs = step_of(hf_model, hf_model, hf_heads)
+    t_ours, t_theirs = interleaved(ours, theirs, device, args.repeats)
+    peak_after = matmul_flops(device)
+    print(f"\nfp32 matmul ceiling measured again after the runs: {peak_after / 1e9:.1f} GFLOP/s")
+    print()
+    print("| training step (batch, 4.55 s clips) | seconds | clips per second |")
+    print("| --- | --- | --- |")
+    print(f"| sertool wav2vec2 (torchaudio) + SSL-MTL heads, {batch} | {t_ours:.3f} | {batch / t_ours:.2f} |")
+    print(f"| transformers Wav2Vec2Model + the same heads, {batch} | {t_theirs:.3f} | {batch / t_theirs:.2f} |")
+    print(f"\nratio sertool / transformers: {t_ours / t_theirs:.2f}")
+
+
+if __name__ == "__main__":
+    main()
