@@ -98,20 +98,26 @@ def stages(base_lr: float, steps_per_epoch: int, total_epochs: float, stages: li
     return lambda t: f(t / steps_per_epoch) / base_lr
 
 
-@SCHEDULES.register("cosine")
-def cosine(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epochs: float = 0.0,
-           min_lr: float = 0.0) -> Factor:
-    """Linear warm-up over ``warmup_epochs``, then a cosine down to ``min_lr`` at the end of training."""
-    warmup, floor = float(warmup_epochs), float(min_lr) / base_lr
+def _warm_then_decay(steps_per_epoch: int, total_epochs: float, warmup: float, floor: float,
+                     shape: Callable[[float], float]) -> Factor:
+    """Linear warm-up over ``warmup`` epochs, then ``floor + (1 − floor) · shape(progress)``, with
+    ``shape`` going from 1 to 0 over the rest of training."""
 
     def at(t: int) -> float:
         p = t / steps_per_epoch
         if p < warmup:
             return _warmup(p, warmup, steps_per_epoch)
-        frac = min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+        return floor + (1 - floor) * shape(min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9)))
 
     return at
+
+
+@SCHEDULES.register("cosine")
+def cosine(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epochs: float = 0.0,
+           min_lr: float = 0.0) -> Factor:
+    """Linear warm-up over ``warmup_epochs``, then a cosine down to ``min_lr`` at the end of training."""
+    shape = lambda frac: 0.5 * (1 + math.cos(math.pi * frac))  # noqa: E731
+    return _warm_then_decay(steps_per_epoch, total_epochs, float(warmup_epochs), float(min_lr) / base_lr, shape)
 
 
 @SCHEDULES.register("linear")
@@ -119,16 +125,8 @@ def linear(base_lr: float, steps_per_epoch: int, total_epochs: float, warmup_epo
            min_lr: float = 0.0) -> Factor:
     """Linear warm-up over ``warmup_epochs``, then linearly down to ``min_lr`` at the end of training
     (Hugging Face's ``get_linear_schedule_with_warmup``, the default of its fine-tuning scripts)."""
-    warmup, floor = float(warmup_epochs), float(min_lr) / base_lr
-
-    def at(t: int) -> float:
-        p = t / steps_per_epoch
-        if p < warmup:
-            return _warmup(p, warmup, steps_per_epoch)
-        frac = min(1.0, (p - warmup) / max(total_epochs - warmup, 1e-9))
-        return 1.0 - (1.0 - floor) * frac
-
-    return at
+    return _warm_then_decay(steps_per_epoch, total_epochs, float(warmup_epochs), float(min_lr) / base_lr,
+                            lambda frac: 1.0 - frac)
 
 
 @SCHEDULES.register("tri_stage")

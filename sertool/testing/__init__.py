@@ -7,5 +7,5 @@ downloaded:
 - :mod:`sertool.testing.corpora`: reading back and checking the outputs of ``sertool prep``.
 - :mod:`sertool.testing.experiments`: tiny experiment configurations on those corpora.
 
-Running the command line in-process is :mod:`sertool.cli.testing` (only the CLI imports the CLI).
+Running the command line in-process lives in the CLI package's own ``testing`` module (only the CLI imports the CLI).
 """
