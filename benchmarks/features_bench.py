@@ -189,9 +189,14 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(args: list[str]) -> dict:
-    """Run a child measurement, sampling its process tree's memory; return its JSON plus peaks."""
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True)
+def run_sampled(cmd: list[str], interval: float, env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``cmd`` to its end, sampling its process tree's memory every ``interval`` seconds.
+
+    Returns the finished process (stdout, stderr as text) and ``{"process_wall", "peak_rss",
+    "peak_pss"}``. Sparse sampling keeps the cost of reading smaps off the measured cores.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0, 0]
     done = threading.Event()
 
@@ -199,16 +204,25 @@ def measure(args: list[str]) -> dict:
         while not done.is_set():
             rss, pss = tree_memory(proc.pid)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
-            time.sleep(0.25)  # sparse sampling: reading smaps costs the measured cores time too
+            time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, _ = proc.communicate()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
     done.set()
     sampler.join()
+    finished = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return finished, {"process_wall": wall, "peak_rss": peak[0], "peak_pss": peak[1]}
+
+
+def measure(args: list[str]) -> dict:
+    """Run a child measurement, sampling its process tree's memory; return its JSON plus peaks."""
+    proc, mem = run_sampled([sys.executable, __file__, "--child", *args], interval=0.25)
     if proc.returncode != 0:
         raise SystemExit(f"measurement {args} failed")
-    return {**json.loads(out.strip().splitlines()[-1]), "peak_rss": peak[0], "peak_pss": peak[1]}
+    peaks = {k: mem[k] for k in ("peak_rss", "peak_pss")}
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), **peaks}
 
 
 def fmt(r: dict) -> str:

@@ -46,13 +46,12 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from features_bench import machine, tree_memory  # noqa: E402  (a sibling script)
+from features_bench import machine, run_sampled  # noqa: E402  (a sibling script)
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
@@ -117,28 +116,11 @@ def child(mode: str, exp: str, clips: str, batch_size: int, jobs: int, threads: 
 # ---------------------------------------------------------------------------------------
 def measure(cmd: list[str]) -> dict:
     """Run ``cmd``, sampling its process tree's memory every 100 ms; wall time, peaks and its last JSON line."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    peak = [0, 0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            rss, pss = tree_memory(proc.pid)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    wall = time.perf_counter() - start
-    done.set()
-    sampler.join()
+    proc, mem = run_sampled(cmd, interval=0.1, env=ENV)
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
-    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
-    return {"process_wall": wall, "peak_rss": peak[0], "peak_pss": peak[1], **result}
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
+    return {**mem, **(json.loads(lines[-1]) if lines else {})}
 
 
 def import_times(cmd: list[str]) -> dict:
