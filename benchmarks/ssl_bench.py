@@ -21,17 +21,32 @@ Every timing is the median of ``--repeats`` after one warm-up (the two training 
 alternately); clips in a batch have the same length (no padding), so neither model pays for
 masks it does not need.
 
+``--data-pass`` measures instead the training data path of an audio model (no model step):
+48 kHz WAV clips of 2–7 s decoded, resampled to 16 kHz, cut at 15 s and collated in dynamic
+batches of 60 padded seconds, through sertool's dataset, sampler and loader, in a child process
+whose tree's peak RSS/PSS is sampled. Two runs draw the same number of clips (as many as 100
+epochs of the smaller corpus): 100 epochs over ``--clips`` clips, and 25 epochs over 4 × as many.
+Bounded memory means the same peak for both; the clips per second are printed beside real time.
+
 Usage:
     python benchmarks/ssl_bench.py [--device cpu|cuda] [--batch 8] [--repeats 3] [--threads N]
+    python benchmarks/ssl_bench.py --data-pass [--clips 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from features_bench import run_sampled  # noqa: E402  (a sibling script)
 
 SECONDS = 4.55
 RATE = 16000
@@ -106,14 +121,71 @@ def labels(model, batch: int, frames: int, device: torch.device) -> dict:
     return {t: {k: v.to(device) for k, v in d.items()} for t, d in out.items()}
 
 
+def data_pass_child(root: Path, clips: int, epochs: int) -> None:
+    """Run ``epochs`` epochs of the audio data path over ``clips`` clips; print JSON."""
+    from sertool.data.folds import Fold, write_folds
+    from sertool.data.manifest import read_manifest
+    from sertool.models.ssl import TINY_ARCH
+    from sertool.testing.audio import make_corpus
+    from sertool.train.config import build_config
+    from sertool.train.distributed import init_distributed
+    from sertool.train.sources import load_experiment_data
+    from sertool.train.trainer import FoldTrainer
+
+    manifest = make_corpus(root, num_utts=clips, speakers=4, sample_rate=48000, seconds=(2.0, 7.0))
+    utts = read_manifest(manifest)
+    write_folds(root / "folds.json", "leave-one-speaker-out",
+                [Fold("s0", train=[u.id for u in utts if not u.speaker.endswith("s0")],
+                      test=[u.id for u in utts if u.speaker.endswith("s0")])])
+    conf = {"data": {"manifests": [str(manifest)], "folds": str(root / "folds.json"), "max_seconds": 15.0},
+            "model": {"encoder": "wav2vec2", "encoder_conf": {"arch_conf": TINY_ARCH}},
+            "tasks": {"gender": {"type": "gender"}},
+            "train": {"epochs": epochs, "batch_size": 64, "batch_seconds": 60.0, "main_task": "gender",
+                      "tensorboard": False, "threads": 1}}
+    tr = FoldTrainer(build_config(conf), load_experiment_data(build_config(conf)), 0, root / "exp",
+                     init_distributed("cpu"), log=lambda _m: None)
+    start, items, seconds, padded = time.perf_counter(), 0, 0.0, 0.0
+    for epoch in range(epochs):
+        tr.train_set.set_epoch(epoch)
+        for batch in tr._loader(tr.train_set, tr.sampler.batches(epoch)):
+            lengths = batch["inputs"]["waveform_lengths"]
+            items += len(lengths)
+            seconds += float(lengths.sum()) / RATE
+            padded += float(len(lengths) * lengths.max()) / RATE
+    wall = time.perf_counter() - start
+    print(json.dumps({"clips": clips, "epochs": epochs, "items": items, "audio_s": seconds, "wall": wall,
+                      "padding": padded / seconds - 1}))
+
+
+def data_pass(clips: int) -> None:
+    """Parent of the two data-pass runs: peak memory of each, sampled from outside."""
+    print("| corpus | epochs | clips drawn | clips/s | × real time | padding | peak RSS | peak PSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n, epochs in ((clips, 100), (4 * clips, 25)):
+        with tempfile.TemporaryDirectory() as d:
+            proc, mem = run_sampled([sys.executable, __file__, "--data-pass-child", d, str(n), str(epochs)], 0.25)
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr)
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"| {n} clips | {epochs} | {r['items']} | {r['items'] / r['wall']:.0f} | "
+              f"{r['audio_s'] / r['wall']:.0f} | {r['padding']:.1%} | {mem['peak_rss'] / 2**20:.0f} MB | "
+              f"{mem['peak_pss'] / 2**20:.0f} MB |")
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--data-pass-child":
+        return data_pass_child(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--data-pass", action="store_true", help="measure the audio data path's memory instead")
+    parser.add_argument("--clips", type=int, default=100, help="--data-pass: clips of the smaller corpus")
     args = parser.parse_args()
+    if args.data_pass:
+        return data_pass(args.clips)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

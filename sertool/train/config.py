@@ -159,6 +159,9 @@ class OptimConfig:
 class TrainConfig:
     epochs: int = 30
     batch_size: int = 40
+    # Dynamic batches (audio models): cut batches by padded seconds (count × longest ≤ this), similar
+    # durations together; batch_size then caps the count. None: batches of batch_size utterances.
+    batch_seconds: float | None = None
     accumulate: int = 1  # gradient accumulation: one optimiser update every N batches (effective batch N × batch_size)
     seed: int = 0
     device: str = "auto"
@@ -292,6 +295,8 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError(f"config: train.epochs must be at least 1, got {cfg.train.epochs}")
     if cfg.train.batch_size < 1:
         raise SertoolError(f"config: train.batch_size must be at least 1, got {cfg.train.batch_size}")
+    if cfg.train.batch_seconds is not None and not cfg.train.batch_seconds > 0:
+        raise SertoolError(f"config: train.batch_seconds must be positive, got {cfg.train.batch_seconds}")
     if cfg.train.accumulate < 1:
         raise SertoolError(f"config: train.accumulate must be at least 1, got {cfg.train.accumulate}")
     for key in ("lr", "encoder_lr"):

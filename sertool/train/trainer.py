@@ -162,7 +162,9 @@ class FoldTrainer:
         shares = [s.conf.share for s in data.sources]
         self.sampler = EpochBatches(sizes, [s.conf.ratio for s in data.sources], cfg.train.batch_size, cfg.train.seed,
                                     dist_info.rank, dist_info.world_size,
-                                    shares=None if shares[0] is None else shares)
+                                    shares=None if shares[0] is None else shares,
+                                    durations=self._sampled_durations() if cfg.train.batch_seconds else None,
+                                    batch_seconds=cfg.train.batch_seconds)
         self.steps_per_epoch = len(self.sampler)  # batches
         self.accumulate = cfg.train.accumulate
         self.updates_per_epoch = math.ceil(self.steps_per_epoch / self.accumulate)  # optimiser updates
@@ -221,6 +223,15 @@ class FoldTrainer:
         if not labelled(train, sources, self.net, [main]):
             raise SertoolError(f"fold {self.fold.name}: no training utterance carries a {main} label")
         return train, labelled(dev, sources, self.net, [main])
+
+    def _sampled_durations(self) -> list[float]:
+        """Seconds each training item occupies in a batch, for dynamic batches: its duration, cut at
+        ``data.max_seconds`` unless it is kept whole (a transcript) or padded to it (``pad_to_max``)."""
+        d = self.cfg.data
+        if d.pad_to_max and d.max_seconds is not None:
+            return [float(d.max_seconds)] * len(self.train_items)
+        return [it.utt.duration if d.max_seconds is None or whole else min(it.utt.duration, d.max_seconds)
+                for it, whole in zip(self.train_items, self.train_set.whole)]
 
     def _optimizer(self) -> torch.optim.Optimizer:
         """Trainable parameters (frozen ones left out): the heads at ``optim.lr``, the encoder at
@@ -384,6 +395,7 @@ class FoldTrainer:
             if self.cfg.optim.encoder_lr is not None:
                 self.sums["lr_encoder"] = self.optimizer.param_groups[1]["lr"]
         self.train_set.set_epoch(self.epoch)  # the epoch's stored copies and warps (a function of seed and epoch)
+        self.steps_per_epoch = self.sampler.num_batches(self.epoch)  # differs by epoch with dynamic batches
         n = self.accumulate
         for batch in self._loader(self.train_set, self.sampler.batches(self.epoch, start=self.step)):
             self._train_step(batch)

@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from sertool.errors import SertoolError
@@ -58,3 +59,36 @@ def test_every_batch_holds_each_corpus_share():
     assert batches == EpochBatches(sizes, [1.0] * 3, 8, 3, shares=[0.5, 0.25, 0.25]).batches(epoch=0)
     with pytest.raises(SertoolError, match="batch shares"):
         EpochBatches(sizes, [1.0] * 3, 8, 3, shares=[0.8, 0.3, 0.1])
+
+
+def test_dynamic_batches_bound_padded_seconds_and_keep_padding_small():
+    # ssl_mtl.txt models read the waveform: batches cut by padded seconds, similar durations together
+    rng = np.random.default_rng(0)
+    durations = rng.uniform(1.0, 12.0, size=300)
+    sampler = EpochBatches([300], [1.0], batch_size=16, seed=0, durations=durations, batch_seconds=40.0)
+    batches = sampler.batches(epoch=0)
+    assert sorted(flat(batches)) == list(range(300))  # one pass, nothing lost or repeated
+    for b in batches:
+        d = durations[b]
+        assert len(b) <= 16 and (len(b) == 1 or len(b) * d.max() <= 40.0)
+    padded = sum(len(b) * durations[b].max() for b in batches)
+    fixed = EpochBatches([300], [1.0], batch_size=8, seed=0).batches(epoch=0)  # similar count, by count
+    padded_fixed = sum(len(b) * durations[b].max() for b in fixed)
+    assert padded / durations.sum() < 1.1 < padded_fixed / durations.sum()
+    assert batches != sampler.batches(epoch=1)  # pools change: not the same batches every epoch
+    assert sampler.num_batches(1) == len(sampler.batches(epoch=1))
+    assert sampler.batches(1, start=3) == sampler.batches(1)[3:]  # resumable mid-epoch
+
+
+def test_a_clip_longer_than_the_budget_is_a_batch_of_its_own():
+    sampler = EpochBatches([3], [1.0], batch_size=8, seed=0, durations=[30.0, 1.0, 1.0], batch_seconds=10.0)
+    assert sorted(map(sorted, sampler.batches(epoch=0))) == [[0], [1, 2]]
+
+
+def test_dynamic_batches_refuse_bad_settings():
+    with pytest.raises(SertoolError, match="exclude each other"):
+        EpochBatches([2, 2], [1.0, 1.0], 4, 0, shares=[0.5, 0.5], durations=[1.0] * 4, batch_seconds=5.0)
+    with pytest.raises(SertoolError, match="one duration per"):
+        EpochBatches([3], [1.0], 4, 0, durations=[1.0], batch_seconds=5.0)
+    with pytest.raises(SertoolError, match="positive"):
+        EpochBatches([3], [1.0], 4, 0, durations=[1.0] * 3, batch_seconds=0.0)

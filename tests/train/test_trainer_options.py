@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sertool.cli.testing import invoke
 from sertool.models.ssl import TINY_ARCH
 from sertool.testing.experiments import tiny_config
 from sertool.train.bundle import Bundle
@@ -129,3 +130,38 @@ def test_bundle_of_an_ssl_model_rebuilds_without_its_weights_file(corpus, tmp_pa
     assert enc_conf["weights"] is None and enc_conf["initialised_from"].endswith("pretrained.pt")
     rebuilt = Bundle.from_dict(bundle)
     assert all(torch.equal(v, rebuilt.model.state_dict()[k]) for k, v in tr.net.state_dict().items())
+
+
+def test_dynamic_batches_train_an_audio_model_within_their_padded_seconds(corpus, tmp_path):
+    # train.batch_seconds: batches cut by padded audio seconds (count × longest), the waveform cut at max_seconds
+    conf = ssl_config(corpus, train={"epochs": 1, "batch_size": 16, "batch_seconds": 3.0})
+    tr = trainer(corpus, tmp_path, conf)
+    seen = []
+    step = tr._train_step
+
+    def record(batch):
+        lengths = batch["inputs"]["waveform_lengths"]
+        seen.append((len(lengths), int(lengths.max())))
+        step(batch)
+
+    tr._train_step = record
+    tr.fit()
+    assert sum(n for n, _ in seen) == len(tr.train_items) and len(seen) == tr.steps_per_epoch
+    assert all(n == 1 or n * longest <= 3.0 * 16000 for n, longest in seen)
+    assert max(n for n, _ in seen) == 3  # 1 s clips (max_seconds: 1.0): three fit in 3 s
+
+
+def test_a_waveform_feature_directory_feeds_an_audio_encoder(corpus, tmp_path):
+    # audio decoded and resampled once by `sertool features --extractor waveform`, then read from shards
+    invoke("features", corpus["en"] / "manifest.jsonl", tmp_path / "feats", "--extractor", "waveform", "--jobs", 1)
+    audio = trainer(corpus, tmp_path / "audio", ssl_config(corpus))
+    conf = ssl_config(corpus)
+    conf["data"] = {**conf["data"], "inputs": {"waveform": {"features": str(tmp_path / "feats"),
+                                                            "cmvn": "none"}}}
+    stored = trainer(corpus, tmp_path / "stored", conf)
+    a, b = audio.train_set[0]["inputs"]["waveform"], stored.train_set[0]["inputs"]["waveform"]
+    assert torch.as_tensor(a).reshape(-1).shape == torch.as_tensor(b).reshape(-1).shape
+    assert torch.allclose(torch.as_tensor(a).reshape(-1).float(), torch.as_tensor(b).reshape(-1).float(), atol=1e-4)
+    batch = stored.collate([stored.train_set[i] for i in range(3)])
+    out = stored.net(**batch["inputs"])
+    assert len(stored.net.tasks["emotion"].decode(out["emotion"])) == 3
