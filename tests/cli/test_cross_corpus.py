@@ -104,3 +104,21 @@ def test_cross_corpus_refusals_are_one_line(crossed):
         assert message in result.output and result.raw.count("\n") == 1, (args, result.raw)
     result = run_cli("eval", exp, "--features", root / "feats_b")
     assert result.exit_code == 1 and "go with --test MANIFEST" in result.output
+
+
+def test_scores_gathers_experiments_and_cross_corpus_rows_into_one_markdown_table(crossed, tmp_path):
+    invoke("eval", crossed["exp"], "--test", crossed["b"], "--features", crossed["root"] / "feats_b")
+    one = json.loads((crossed["exp"] / "scores.json").read_text())
+    out = invoke("scores", crossed["exp"], crossed["exp"] / "cross" / "other", "--metric", "ua,wa,uai",
+                 "--names", "A (2 folds),A → B", "--out", tmp_path / "table.md")
+    assert f"wrote 2 rows to {tmp_path / 'table.md'}" in " ".join(out.split())
+    lines = (tmp_path / "table.md").read_text().splitlines()
+    assert lines[0] == "| experiment | UA (%) | WA (%) | UAi (%) | folds | protocol | speaker-independent |"
+    ua = f"{100 * one['mean']['ua']:.2f} ± {100 * one['std']['ua']:.2f}"
+    assert lines[2].startswith(f"| A (2 folds) | {ua} | ") and lines[2].endswith("| 2 | custom | **no** |")
+    assert lines[3].startswith("| A → B | ") and lines[3].endswith(
+        "| 2 | cross-corpus: other (8 of 11 utterances scored, emo4) | yes |")
+    printed = invoke("scores", crossed["exp"], crossed["exp"] / "cross" / "other" / "scores.json")
+    assert f"| {crossed['exp'].name} → other |" in printed and printed.count("\n| ") == 3
+    result = run_cli("scores", crossed["exp"], "--names", "a,b")
+    assert result.exit_code == 1 and "--names gives 2 name(s) for 1 score file(s)" in result.output
