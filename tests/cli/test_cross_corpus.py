@@ -122,3 +122,23 @@ def test_scores_gathers_experiments_and_cross_corpus_rows_into_one_markdown_tabl
     assert f"| {crossed['exp'].name} → other |" in printed and printed.count("\n| ") == 3
     result = run_cli("scores", crossed["exp"], "--names", "a,b")
     assert result.exit_code == 1 and "--names gives 2 name(s) for 1 score file(s)" in result.output
+
+
+def test_an_audio_model_reads_the_other_corpus_s_audio(crossed):
+    """A wav2vec2-style encoder (tiny, random) reads waveforms: no --features; the unfinished fold needs --partial."""
+    from sertool.models.ssl import TINY_ARCH
+
+    root = crossed["root"]
+    conf = write_config(root / "audio.yaml", tiny_config(
+        {"en": root / "a", "logmel": root / "feats_a"}, data={"features": "", "max_seconds": 1.0},
+        model={"encoder": "wav2vec2", "encoder_conf": {"model": "wav2vec2_base", "arch_conf": TINY_ARCH}},
+        train={"batch_size": 4}))
+    invoke("train", conf, "--exp-dir", root / "audio_exp", "--fold", "1")
+    result = run_cli("eval", root / "audio_exp", "--test", crossed["b"])
+    assert result.exit_code == 1 and "incomplete (1 of 2 folds: fold 2: not trained)" in result.output
+    result = run_cli("eval", root / "audio_exp", "--test", crossed["b"], "--partial", "--features", root / "feats_b")
+    assert result.exit_code == 1 and "the model reads 0 feature inputs (none)" in result.output
+    out = " ".join(invoke("eval", root / "audio_exp", "--test", crossed["b"], "--partial").split())
+    assert "PARTIAL: 1 fold(s) not scored" in out and "skipped 3 (labels outside emo4: surprise 2; no label: 1)" in out
+    summary = json.loads((root / "audio_exp" / "cross" / "other" / "scores.json").read_text())
+    assert list(summary["folds"]) == ["1"] and summary["folds"]["1"]["n"] == 8 and summary["complete"] is False
