@@ -29,14 +29,14 @@ def evaluate(
     label_set: Annotated[Optional[str], typer.Option(
         "--label-set", help="With --test: the label set mapping the test corpus's labels onto the model's classes "
                             "(default: the experiment's); utterances outside it are counted and skipped.",
-        show_default=False)] = None,
+        metavar="NAME", show_default=False)] = None,
     features: Annotated[Optional[list[str]], typer.Option(
         "--features", help="With --test: the test corpus's feature directory, extracted with the model's extractor "
                            "(NAME=DIR for each input of a model with several; not needed for audio inputs).",
-        show_default=False)] = None,
+        metavar="DIR", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option(
         "--name", help="With --test: the folder under EXP/cross (default: the test corpus's name).",
-        show_default=False)] = None,
+        metavar="NAME", show_default=False)] = None,
 ) -> None:
     """Print WA, UA and per-class recall per fold, and mean ± std over folds."""
     from sertool.evaluation.report import format_table

@@ -43,7 +43,7 @@ from sertool.train.config import SourceConfig
 from sertool.train.data import Collator, UtteranceDataset
 from sertool.train.distributed import resolve_device
 from sertool.train.inputs import InputSpec
-from sertool.train.runner import incomplete_folds, read_experiment_config
+from sertool.train.runner import read_experiment_config, scorable_folds
 from sertool.train.sources import Item, Source, feature_spec
 
 #: Where an experiment's cross-corpus scores go: ``EXP/cross/<name>/scores.json``.
@@ -144,20 +144,6 @@ def _check_directory(spec: InputSpec, d: str) -> None:
                            f"model reads {spec.dims}-d every {(spec.frame_shift or 0) * 1000:g} ms")
 
 
-def _fold_names(exp_dir: Path, cfg: Any, partial: bool) -> list[str]:
-    _, folds = read_folds(cfg.data.folds)
-    names = [f.name for f in folds]
-    missing = incomplete_folds(exp_dir, cfg, names)
-    if missing and not partial:
-        listed = "; ".join(f"fold {k}: {v}" for k, v in list(missing.items())[:4])
-        raise SertoolError(f"{exp_dir} is incomplete ({len(missing)} of {len(names)} folds: {listed}); finish "
-                           "training, or score the trained folds with --partial")
-    trained = [n for n in names if n not in missing]
-    if not trained:
-        raise SertoolError(f"no trained folds in {exp_dir} (run `sertool train` first)")
-    return trained
-
-
 def _score(bundle: Bundle, kept: list[Utterance], manifest: Path, dirs: dict[str, str], readers: dict[str, Any],
            device: torch.device) -> dict[str, Any]:
     model, main = bundle.model, bundle.main_task
@@ -185,7 +171,9 @@ def score_cross_corpus(exp_dir: str | Path, manifest: str | Path, features: list
         raise SertoolError(f"--checkpoint must be best or last, got {checkpoint!r}")
     exp_dir, manifest = Path(exp_dir), Path(manifest).resolve()
     cfg = read_experiment_config(exp_dir)
-    names = _fold_names(exp_dir, cfg, partial)
+    _, folds = read_folds(cfg.data.folds)
+    missing = scorable_folds(exp_dir, cfg, [f.name for f in folds], partial)
+    names = [f.name for f in folds if f.name not in missing]
     utts = read_manifest(manifest)
     name = name or cross_name(manifest, utts)
     if not _NAME.match(name):
@@ -225,8 +213,6 @@ def score_cross_corpus(exp_dir: str | Path, manifest: str | Path, features: list
                        "leaking_speakers": len(speakers & set(bundle.train_speakers))})
         results[fold] = scores
     summary = summarise_folds(results)
-    _, all_folds = read_folds(cfg.data.folds)
-    missing = {f.name: "not trained" for f in all_folds if f.name not in results}
     summary.update({
         "test": str(manifest), "name": name, "label_set": mapping.name, "utterances": len(utts),
         "scored": len(kept), "skipped": sum(skipped.values()), "skipped_labels": dict(skipped.most_common()),
