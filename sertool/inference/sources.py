@@ -37,9 +37,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sertool.errors import SertoolError
+
+if TYPE_CHECKING:
+    from sertool.train.config import ExperimentConfig
 
 # Formats soundfile lists that are not recordings one finds in a folder of clips: headerless RAW
 # needs its layout given, HTK and MAT files are more often features and MATLAB data than audio.
@@ -176,8 +179,8 @@ def spread(count: int, n: int) -> list[int]:
     return [round(i * (count - 1) / (n - 1)) for i in range(n)]
 
 
-def held_out_sources(cfg, fold: str, n: int) -> list[Source]:
-    """``n`` clips of the test set of ``fold`` of the experiment ``cfg`` (an ``ExperimentConfig``), spread evenly.
+def held_out_sources(cfg: ExperimentConfig, fold: str, n: int) -> list[Source]:
+    """``n`` clips of the test set of ``fold`` of the experiment ``cfg``, spread evenly (:func:`spread`).
 
     The test set is what ``sertool eval`` scores: the fold's ``test`` list in ``data.folds`` and,
     for a corpus with its own folds file, that file's fold at the same position (the files are
