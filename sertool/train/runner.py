@@ -199,6 +199,19 @@ def incomplete_folds(exp_dir: Path, cfg: ExperimentConfig, names: list[str]) -> 
     return out
 
 
+def scorable_folds(exp_dir: Path, cfg: ExperimentConfig, names: list[str], partial: bool) -> dict[str, str]:
+    """The folds that cannot be scored (:func:`incomplete_folds`): refused unless ``partial``, and
+    refused when no fold is trained."""
+    missing = incomplete_folds(exp_dir, cfg, names)
+    if missing and not partial:
+        listed = "; ".join(f"fold {k}: {v}" for k, v in list(missing.items())[:4])
+        raise SertoolError(f"{exp_dir} is incomplete ({len(missing)} of {len(names)} folds: {listed}); finish "
+                           "training (rerun `sertool train`), or score what exists with --partial")
+    if len(missing) == len(names):
+        raise SertoolError(f"no trained folds in {exp_dir} (run `sertool train` first)")
+    return missing
+
+
 def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "test",
                         partial: bool = False) -> dict[str, Any]:
     """Score each fold's checkpoint on its test (or dev) set; write scores.json files and plots.
@@ -214,13 +227,7 @@ def evaluate_experiment(exp_dir: Path, checkpoint: str = "best", split: str = "t
     cfg = read_experiment_config(exp_dir)
     data = load_experiment_data(cfg)
     names = [f.name for f in data.folds]
-    missing = incomplete_folds(exp_dir, cfg, names)
-    if missing and not partial:
-        listed = "; ".join(f"fold {k}: {v}" for k, v in list(missing.items())[:4])
-        raise SertoolError(f"{exp_dir} is incomplete ({len(missing)} of {len(names)} folds: {listed}); finish "
-                           "training (rerun `sertool train`), or score what exists with --partial")
-    if len(missing) == len(names):
-        raise SertoolError(f"no trained folds in {exp_dir} (run `sertool train` first)")
+    missing = scorable_folds(exp_dir, cfg, names, partial)
     device = resolve_device(cfg.train.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
