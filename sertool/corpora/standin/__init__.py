@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sertool.corpora.standin import iemocap  # noqa: F401
+from sertool.corpora.standin import aishell, casia, crema_d, esd, folder, iemocap, librispeech, ravdess  # noqa: F401
 from sertool.corpora.standin.base import WRITERS, Build, Take, Writer, check_size, rendering  # noqa: F401
 from sertool.errors import SertoolError
 
