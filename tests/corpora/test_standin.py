@@ -213,8 +213,19 @@ def test_folder_calls(standin):
 
 
 def test_same_seed_same_tree(tmp_path):
-    trees = [generate_standin("aishell", tmp_path / f"j{jobs}", seed=3, jobs=jobs, per_speaker=1, speakers=3).out_dir
-             for jobs in (1, 2)]
+    (tmp_path / "j2").mkdir()  # an empty directory is taken
+    options = {"seed": 3, "per_speaker": 1, "speakers": 3}
+    trees = [generate_standin("aishell", tmp_path / f"j{jobs}", jobs=jobs, **options).out_dir for jobs in (1, 2)]
     files = [sorted(p.relative_to(t) for p in t.rglob("*") if p.is_file()) for t in trees]
-    assert files[0] == files[1] and len(files[0]) == 6
+    assert files[0] == files[1] and len(files[0]) == 6  # 3 wavs, transcript, speaker.info, marker
     assert all((trees[0] / f).read_bytes() == (trees[1] / f).read_bytes() for f in files[0])
+
+    wav = next(trees[0].rglob("*.wav"))
+    assert not generate_standin("aishell", trees[0], **options).created
+    assert generate_standin("aishell", trees[0], force=True, **options).created
+    assert wav.read_bytes() == (trees[1] / wav.relative_to(trees[0])).read_bytes()
+    # Other settings rebuild the tree: another seed, other voices.
+    assert generate_standin("aishell", trees[0], **{**options, "seed": 4}).created
+    assert read_marker(trees[0])["seed"] == 4
+    assert wav.read_bytes() != (trees[1] / wav.relative_to(trees[0])).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1", "j2"]  # no temporary tree left

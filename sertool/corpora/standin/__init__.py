@@ -16,7 +16,7 @@ rebuild it. A directory that exists without the marker (and is not empty) is nev
 Example::
 
     result = generate_standin("iemocap", Path("stand_in/IEMOCAP_full_release"), seed=0, jobs=2)
-    result.files, result.created   # (154, True); then: sertool prep iemocap stand_in/IEMOCAP_full_release …
+    result.files, result.created   # (160, True); then: sertool prep iemocap stand_in/IEMOCAP_full_release …
 """
 
 from __future__ import annotations
