@@ -131,7 +131,6 @@ class Build:
     per_speaker: int
     speakers: int | None = None
     like: str | None = None
-    files: int = 0
     _voices: dict[str, Speaker] = field(default_factory=dict)
 
     def rng(self, *parts: object) -> np.random.Generator:
@@ -163,7 +162,6 @@ class Build:
         out = self.root / path
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
-        self.files += 1
         return out
 
 
@@ -259,9 +257,10 @@ def check_size(name: str, writer: Writer, per_speaker: int | None, speakers: int
         lo, hi = writer.speaker_range
         if not lo <= n <= hi:
             raise SertoolError(f"stand-in {name}: --speakers must be {lo}–{hi}, got {n}")
+    if like is not None and not writer.likes:
+        raise SertoolError(f"stand-in {name}: --like does not apply (it picks a variant of folder)")
     if like is not None and like not in writer.likes:
-        known = ", ".join(writer.likes) or "none"
-        raise SertoolError(f"stand-in {name}: unknown --like {like!r} (known: {known})")
+        raise SertoolError(f"stand-in {name}: unknown --like {like!r} (known: {', '.join(writer.likes)})")
     return per, n, like if like is not None else (writer.likes[0] if writer.likes else None)
 
 
