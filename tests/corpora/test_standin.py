@@ -17,6 +17,8 @@ from sertool.corpora.standin import MARKER, WRITERS, Build, Writer, generate_sta
 from sertool.data.labels import get_label_set
 from sertool.errors import SertoolError
 from sertool.testing.corpora import check_folds, load_outputs
+from sertool.train.config import SourceConfig
+from sertool.train.sources import filter_utterances
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +134,10 @@ def test_esd(standin):
             raw["0004"].decode(whole_file)
     assert protocol == "speaker-kfold" and len(folds) == 5
     check_folds(utts, folds, speaker_independent=True)
+    # SpeechEQ's ESD: the Mandarin part without Surprise, as a recipe's corpus filters select it.
+    speecheq = filter_utterances(list(utts.values()), SourceConfig(languages=["zh"],
+                                                                   emotions=["neutral", "happy", "angry", "sad"]))
+    assert len(speecheq) == 40 and {u.speaker for u in speecheq} == {f"esd/{i:04d}" for i in range(1, 11)}
 
 
 def test_casia(standin):
