@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sertool.cli.testing import invoke, run_cli
+from sertool.corpora.registry import CORPORA
 from sertool.corpora.standin import MARKER, WRITERS, Build, Writer, generate_standin, read_marker
 from sertool.data.labels import get_label_set
 from sertool.errors import SertoolError
@@ -89,8 +90,15 @@ def test_rerun_force_and_refusals(standin, tmp_path):
     unknown = run_cli("stand-in", "timit", tmp_path / "x")
     assert unknown.exit_code == 1 and "unknown stand-in corpus 'timit'" in unknown.output
     assert "iemocap" in unknown.output and not (tmp_path / "x").exists()
+    helped = run_cli("stand-in", "--help")
+    assert all(name in helped.output for name in WRITERS.names())
     fixed = run_cli("stand-in", "iemocap", tmp_path / "y", "--speakers", 3)
     assert fixed.exit_code == 1 and "fixed by the corpus" in fixed.output
+
+
+def test_every_corpus_on_disk_has_a_stand_in():
+    on_disk = {name for name in CORPORA.names() if not CORPORA.get(name).generated}
+    assert set(WRITERS.names()) == on_disk
 
 
 def test_killed_run_leaves_no_tree(tmp_path, monkeypatch):
