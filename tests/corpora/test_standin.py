@@ -6,6 +6,7 @@ recipe uses, then prepared with the corpus's default protocol.
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -228,6 +229,10 @@ def test_folder_calls(standin):
 
 def test_same_seed_same_tree(tmp_path):
     (tmp_path / "j2").mkdir()  # an empty directory is taken
+    # The temporary tree of a run that was killed (its process gone) is cleaned up by the next run.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".j1.stand-in-{dead.pid}-abc" / "Session1").mkdir(parents=True)
     options = {"seed": 3, "per_speaker": 1, "speakers": 3}
     trees = [generate_standin("aishell", tmp_path / f"j{jobs}", jobs=jobs, **options).out_dir for jobs in (1, 2)]
     files = [sorted(p.relative_to(t) for p in t.rglob("*") if p.is_file()) for t in trees]
