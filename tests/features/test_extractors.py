@@ -207,5 +207,5 @@ def test_registry_and_config_errors():
     with pytest.raises(SertoolError, match="fbank.num_mel_bins must be an integer"):
         get_extractor("fbank", {"num_mel_bins": "80"})
     with pytest.raises(SertoolError, match="pitch: method"):
-        get_extractor("pitch", {"method": "rapt"})
+        get_extractor("pitch", {"method": "yin"})
     assert get_extractor("fbank", {"frame_shift_ms": 20}).frame_shift == 0.02  # YAML ints are fine for floats
