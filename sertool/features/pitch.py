@@ -303,7 +303,7 @@ class PitchExtractor(Extractor):
         std = float(np.sqrt(max(ss / n - mean * mean, 0.0))) if n > 0 else 1.0
         std = max(std, 1e-3)
         f0, voiced = raw[:, F0_HZ], raw[:, VOICED]
-        z = np.where(voiced > 0, (np.log(np.maximum(f0, 1e-3)) - mean) / std, 0.0)
+        z = np.where(voiced > 0, (np.log(np.maximum(f0.astype(np.float64), 1e-3)) - mean) / std, 0.0)
         bins = quantize_pitch(z, voiced, self.config.num_bins, self.config.norm_scale)
         return np.column_stack([f0, voiced, z, bins]).astype(np.float32)
 
