@@ -173,6 +173,7 @@ def test_spectrogram_is_speechsplit_like():
     ("mel80", lambda n: 1 + n // 160),
     ("logfbank40", lambda n: 1 if n <= 400 else 1 + -(-(n - 400) // 160)),
     ("spectrogram", lambda n: 1 + n // 256),
+    ("speechsplit", lambda n: 1 + n // 256),
     ("pitch", lambda n: 1 + n // 160),
     ("waveform", lambda n: n),
 ])
