@@ -26,7 +26,7 @@ absolute corpus_dir
 [ -n "$confs" ] || confs=$(ls conf/*.yaml)
 tiny=()
 if [ "$stand_in" = true ]; then
-  corpus_dir=$stand_in_corpora/iemocap/IEMOCAP_full_release
+  corpus_dir=$stand_in_corpora/IEMOCAP_full_release
   # Tiny settings: one epoch of a network 8 channels/units wide with 2 attention heads of 16.
   tiny=(train.epochs 1 train.threads 1 train.batch_size 8 model.encoder_conf.cnn_channels 8
         model.encoder_conf.lstm_units 8 model.encoder_conf.attn_dim 16 model.encoder_conf.attn_heads 2)
@@ -34,8 +34,8 @@ fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   if [ "$stand_in" = true ]; then
-    log "stage 1: a miniature IEMOCAP into $stand_in_corpora/iemocap"
-    sertool stand-in iemocap "$stand_in_corpora/iemocap" --jobs $jobs
+    log "stage 1: a miniature IEMOCAP into $corpus_dir"
+    sertool stand-in iemocap "$corpus_dir" --jobs $jobs
   fi
   [ -n "$corpus_dir" ] || { echo "stage 1 needs --corpus-dir (IEMOCAP_full_release)" >&2; exit 2; }
   log "stage 1: IEMOCAP into data/iemocap, leave-one-session-out, dev set of whole training speakers"

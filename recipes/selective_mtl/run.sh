@@ -31,7 +31,7 @@ absolute corpus_dir spon_dir spon_csv
 [ -n "$confs" ] || confs=$(ls conf/*.yaml)
 tiny=()
 if [ "$stand_in" = true ]; then
-  corpus_dir=$stand_in_corpora/iemocap/IEMOCAP_full_release
+  corpus_dir=$stand_in_corpora/IEMOCAP_full_release
   spon_dir=$stand_in_corpora/spon
   # Tiny settings: one epoch of a network 8 cells wide, 2 attention heads of 16, FC layers of 16.
   tiny=(train.epochs 1 train.threads 1 train.batch_size 8 model.encoder_conf.lstm_units 8
@@ -41,8 +41,8 @@ fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   if [ "$stand_in" = true ]; then
     log "stage 1: a miniature IEMOCAP and a miniature folder corpus into $stand_in_corpora"
-    sertool stand-in iemocap "$stand_in_corpora/iemocap" --jobs $jobs
-    sertool stand-in folder "$spon_dir" --jobs $jobs
+    sertool stand-in iemocap "$corpus_dir" --jobs $jobs
+    sertool stand-in folder "$spon_dir" --like calls --jobs $jobs
   fi
   [ -n "$corpus_dir" ] && [ -n "$spon_dir" ] || { echo "stage 1 needs --corpus-dir and --spon-dir" >&2; exit 2; }
   log "stage 1: IEMOCAP (ACT) into data/iemocap, leave-one-session-out, no dev set"

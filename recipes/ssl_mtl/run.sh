@@ -38,13 +38,13 @@ if [ "$stand_in" = true ]; then
         [16, 3, 2], [16, 3, 2], [16, 3, 2], [16, 3, 2], [16, 2, 2], [16, 2, 2]], encoder_embed_dim: 32,
         encoder_num_layers: 2, encoder_num_heads: 2, encoder_ff_interm_features: 64,
         encoder_pos_conv_kernel: 16, encoder_pos_conv_groups: 2, encoder_layer_drop: 0.0}")
-  corpus_dir=$stand_in_corpora/iemocap/IEMOCAP_full_release
+  corpus_dir=$stand_in_corpora/IEMOCAP_full_release
 fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   if [ "$stand_in" = true ]; then
-    log "stage 1: a miniature IEMOCAP into $stand_in_corpora/iemocap"
-    sertool stand-in iemocap "$stand_in_corpora/iemocap" --jobs $jobs
+    log "stage 1: a miniature IEMOCAP into $corpus_dir"
+    sertool stand-in iemocap "$corpus_dir" --jobs $jobs
   fi
   [ -n "$corpus_dir" ] || { echo "stage 1 needs --corpus-dir (IEMOCAP_full_release)" >&2; exit 2; }
   log "stage 1: IEMOCAP into $data, random stratified $folds-fold × $repeats, no dev set"
