@@ -3,7 +3,7 @@
 # task on IEMOCAP 4 classes (5,531 utterances), leave-one-session-out, Table 2's rows of ours.
 #   1 prep (leave-one-session-out, dev set of whole training speakers) → 2 features (log-mel + Δ +
 #   ΔΔ, STFT 800 / hop 400) → 3 train every conf/*.yaml → 4 eval (per fold, mean ± std and one
-#   confusion matrix pooled over all 5,531 test utterances, Table 3) → 5 gather the table.
+#   confusion matrix pooled over all 5,531 test utterances, Table 3) → 5 gather Table 2's rows.
 # Usage: bash recipes/sa_cnn_blstm/run.sh --corpus-dir /data/IEMOCAP_full_release [--stage N]
 #        [--stop-stage N] [--confs "conf/full.yaml"] [--device cuda] [--force true]
 #        bash recipes/sa_cnn_blstm/run.sh --stand-in true   # dry run: miniature IEMOCAP, tiny settings
@@ -60,5 +60,11 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     log "stage 4: evaluate exp/$(basename "$conf" .yaml)"
     sertool eval "exp/$(basename "$conf" .yaml)"
   done
+fi
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  log "stage 5: Table 2's rows of ours → exp/table2.md"
+  sertool scores exp/full exp/no_mtl --names "Full model,− Multitask learning" \
+    --metric wa,ua,pooled_wa,pooled_ua,gender_acc --out exp/table2.md
+  cat exp/table2.md
 fi
 log "done"

@@ -72,4 +72,13 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     sertool eval "exp/$(basename "$conf" .yaml)"
   done
 fi
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  log "stage 5: Table 3 (UA, WA averaged over the two corpora) → exp/table3.md"
+  sertool scores exp/combined exp/combined_half exp/mtl exp/mtl_half exp/selective_mtl exp/selective_mtl_half \
+    --names "Combined,Combined (half),MTL,MTL (half),Selective MTL,Selective MTL (half)" \
+    --metric corpus_avg_ua,corpus_avg_wa,ua,wa --out exp/table3.md
+  log "stage 5: the baselines, each corpus alone (their average is Table 3's \"ACT+SPON (separate)\") → exp/baselines.md"
+  sertool scores exp/act exp/spon --names "Baseline ACT,Baseline SPON" --metric ua,wa --out exp/baselines.md
+  cat exp/table3.md exp/baselines.md
+fi
 log "done"
