@@ -121,7 +121,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
     manifests=()
     for c in ${!corpora}; do manifests+=(data/$c/manifest.jsonl); done
     log "stage 2: 80 mel filter banks (librosa, Hamming 25 ms / 10 ms) + augmented copies into feats/exp${e}_mel80"
-    sertool features "${manifests[@]}" feats/exp${e}_mel80 --extractor mel80 --config conf/features.yaml \
+    sertool features "${manifests[@]}" feats/exp${e}_mel80 --extractor mel80 --config conf/features/mel80.yaml \
       --jobs $jobs $(flag force)
   done
 fi

@@ -129,9 +129,10 @@ def test_selective_mtl_stand_in(tmp_path: Path) -> None:
     here = script.parent
     for conf in sorted((here / "conf").glob("*.yaml")):
         s = scores(here, conf.stem)
-        assert len(s["folds"]) == 5
+        assert list(s["folds"]) == ["Ses01" if conf.stem == "act" else "1"] and s["complete"] is False  # tiny
         if conf.stem not in ("act", "spon"):  # both corpora tested: each one's scores and their average
             assert set(s["corpora"]["per_corpus"]) == {"iemocap", "spon"}
+            assert s["speaker_independent"] is False  # SPON's random folds
     table = (here / "stand_in" / "exp" / "table3.md").read_text(encoding="utf-8")
     assert "| Selective MTL (half) |" in table
 
@@ -143,9 +144,10 @@ def test_speecheq_stand_in(tmp_path: Path) -> None:
     here = script.parent
     for conf in sorted((here / "conf").glob("exp*.yaml")):
         s = scores(here, conf.stem)
-        assert "intensity_ccc" in s["mean"], conf.stem
-        assert ("phones_per" in s["mean"]) == ("mtl" not in conf.stem.replace("speecheq", "")), conf.stem
+        assert len(s["folds"]) == 1 and "intensity_mse" in s["mean"], conf.stem  # tiny: the first fold
+        assert ("gender_acc" in s["mean"]) == ("wo_mtl" not in conf.stem), conf.stem
     assert scores(here, "exp1_speecheq_casia")["protocol"] == "casia-10fold"
+    assert scores(here, "exp2_speecheq")["protocol"] == "stratified-kfold"
     for table in ("table3_casia", "table3_esd", "table3_seqd", "table4"):
         assert (here / "stand_in" / "exp" / f"{table}.md").is_file()
 
