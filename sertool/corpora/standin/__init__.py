@@ -16,7 +16,7 @@ rebuild it. A directory that exists without the marker (and is not empty) is nev
 Example::
 
     result = generate_standin("iemocap", Path("stand_in/IEMOCAP_full_release"), seed=0, jobs=2)
-    result.files, result.created   # (154, True); then: sertool prep iemocap stand_in/IEMOCAP_full_release …
+    result.files, result.created   # (160, True); then: sertool prep iemocap stand_in/IEMOCAP_full_release …
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sertool.corpora.standin import iemocap  # noqa: F401
+from sertool.corpora.standin import aishell, casia, crema_d, esd, folder, iemocap, librispeech, ravdess  # noqa: F401
 from sertool.corpora.standin.base import WRITERS, Build, Take, Writer, check_size, rendering  # noqa: F401
 from sertool.errors import SertoolError
 

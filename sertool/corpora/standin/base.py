@@ -77,6 +77,7 @@ class Take:
     emotion: canonical emotion (None: unlabelled or no agreement), rendered as :func:`rendering` says.
     level: ``low``/``medium``/``high`` (None: the default of :data:`NEAREST`).
     silent: digital silence instead of speech (CREMA-D's release has such a file).
+    channel: ``studio`` or ``telephone``, as :mod:`~sertool.corpora.synthetic` renders them.
     """
 
     path: str
@@ -86,6 +87,7 @@ class Take:
     level: str | None = None
     sample_rate: int = SAMPLE_RATE
     silent: bool = False
+    channel: str = "studio"  # or "telephone" (the synthesiser's narrowband channel)
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,15 @@ class Writer:
     """A registered stand-in layout: the function writing it and its size defaults.
 
     ``speakers`` is the default number of speakers where the layout lets it vary (None: fixed by
-    the corpus, e.g. IEMOCAP's 5 sessions × 2 actors), within ``speaker_range``.
+    the corpus, e.g. IEMOCAP's 5 sessions × 2 actors), within ``speaker_range``; ``per_speaker``
+    is at most ``max_per_speaker``, where the corpus's numbering of files runs out.
     """
 
     write: Callable[[Build], None]
     per_speaker: int
     speakers: int | None = None
     speaker_range: tuple[int, int] | None = None
+    max_per_speaker: int = 4  # file names run out beyond it (RAVDESS: 2 statements × 2 repetitions)
     likes: tuple[str, ...] = ()  # variants of a generic layout (folder: seqd, calls)
 
 
@@ -127,7 +131,6 @@ class Build:
     per_speaker: int
     speakers: int | None = None
     like: str | None = None
-    files: int = 0
     _voices: dict[str, Speaker] = field(default_factory=dict)
 
     def rng(self, *parts: object) -> np.random.Generator:
@@ -159,7 +162,6 @@ class Build:
         out = self.root / path
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
-        self.files += 1
         return out
 
 
@@ -183,6 +185,7 @@ def _plans(takes: Sequence[Take], root: Path, seed: int, corpus: str) -> list[tu
             counts[key] += 1
         per_class = len(LEVELS) * max(counts.values())
         plans = plan_corpus(root, [voice], per_class, ("studio",), seed_of(seed, corpus, voice.index))
+        # the channel is the take's: plan_corpus draws the rest of a plan independently of it
         by_emotion: dict[str, list[Plan]] = defaultdict(list)
         for plan, utt in plans:
             by_emotion[utt.emotion].append(plan)
@@ -192,7 +195,8 @@ def _plans(takes: Sequence[Take], root: Path, seed: int, corpus: str) -> list[tu
             used[(emotion, level)] += 1
             k = j if level is None else len(LEVELS) * j + LEVELS.index(level)
             plan = by_emotion[emotion][k]
-            out[i] = (take, replace(plan, name=take.path, path=str(_render_path(root, take)), text=take.text))
+            out[i] = (take, replace(plan, name=take.path, path=str(_render_path(root, take)), text=take.text,
+                                           channel=take.channel))
     return [x for x in out if x is not None]
 
 
@@ -243,8 +247,8 @@ def check_size(name: str, writer: Writer, per_speaker: int | None, speakers: int
                like: str | None) -> tuple[int, int | None, str | None]:
     """The (per_speaker, speakers, like) a build uses: the writer's defaults where None, checked."""
     per = writer.per_speaker if per_speaker is None else per_speaker
-    if per < 1:
-        raise SertoolError(f"stand-in {name}: --per-speaker must be at least 1, got {per}")
+    if not 1 <= per <= writer.max_per_speaker:
+        raise SertoolError(f"stand-in {name}: --per-speaker must be 1–{writer.max_per_speaker}, got {per}")
     if speakers is not None and writer.speaker_range is None:
         raise SertoolError(f"stand-in {name}: the number of speakers is fixed by the corpus's layout "
                            "(--speakers does not apply)")
@@ -253,9 +257,10 @@ def check_size(name: str, writer: Writer, per_speaker: int | None, speakers: int
         lo, hi = writer.speaker_range
         if not lo <= n <= hi:
             raise SertoolError(f"stand-in {name}: --speakers must be {lo}–{hi}, got {n}")
+    if like is not None and not writer.likes:
+        raise SertoolError(f"stand-in {name}: --like does not apply (it picks a variant of folder)")
     if like is not None and like not in writer.likes:
-        known = ", ".join(writer.likes) or "none"
-        raise SertoolError(f"stand-in {name}: unknown --like {like!r} (known: {known})")
+        raise SertoolError(f"stand-in {name}: unknown --like {like!r} (known: {', '.join(writer.likes)})")
     return per, n, like if like is not None else (writer.likes[0] if writer.likes else None)
 
 

@@ -133,4 +133,4 @@ def write_iemocap(build: Build) -> None:
                  subtype="PCM_16")
 
 
-WRITERS.add("iemocap", Writer(write_iemocap, per_speaker=1))
+WRITERS.add("iemocap", Writer(write_iemocap, per_speaker=1, max_per_speaker=50))
