@@ -25,11 +25,13 @@ _po_script=${BASH_SOURCE[1]:-$0}
 # The recipe's options: its unexported lower-case variables (bash itself defines none, and
 # environment variables are exported), less `here`, which locates this file.
 _po_options() {
-  local line name
+  local line flags name
   while IFS= read -r line; do
-    name=${line#declare -* }
+    flags=${line#declare }
+    flags=${flags%% *}
+    name=${line#declare "$flags" }
     name=${name%%=*}
-    case "$line" in declare\ -*x*\ *) continue ;; esac
+    case "$flags" in *x*) continue ;; esac   # exported: an environment variable
     [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || continue
     [ "$name" = here ] && continue
     echo "$name"
@@ -40,9 +42,11 @@ _po_usage() {
   sed -n '2,${/^#/!q;s/^# \{0,1\}//;p}' "$_po_script"
   echo
   echo "Options (default):"
-  local name
+  local name value
   for name in $(_po_options); do
-    printf '  --%s %s\n' "${name//_/-}" "${!name:-\"\"}"
+    value=${!name}
+    case "$value" in ""|*" "*) value="\"$value\"" ;; esac
+    printf '  --%s %s\n' "${name//_/-}" "$value"
   done
 }
 

@@ -38,7 +38,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../_shared/common.sh"
 absolute casia_dir esd_dir seqd_dir seqd_csv aishell_dir iemocap_dir ravdess_dir crema_d_dir librispeech_dir
 
-# The corpora of each experiment (prep names), the features directory, the table.
+# The corpora of each experiment (their prep names; CORPUS's directory is the option --CORPUS-dir).
 corpora_1="casia esd seqd aishell"
 corpora_2="iemocap ravdess crema-d esd librispeech"
 if [ -z "$confs" ]; then
@@ -101,19 +101,23 @@ make_stand_in() {
 }
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  done_corpora=" "
+  needed=" "   # the corpora of the experiments run, each once, every directory checked before any prep
   for e in $experiments; do
     corpora=corpora_$e
     for c in ${!corpora}; do
-      case "$done_corpora" in *" $c "*) continue ;; esac
-      done_corpora="$done_corpora$c "
-      if [ "$stand_in" = true ]; then
-        log "stage 1: a miniature $c into $stand_in_corpora"
-        make_stand_in $c
-      fi
-      log "stage 1: $c into data/$c (Experiment $e)"
-      prep $c
+      case "$needed" in *" $c "*) continue ;; esac
+      needed="$needed$c "
+      dir=${c//-/_}_dir
+      [ -n "${!dir}" ] || { echo "stage 1 needs --$c-dir (Experiment $e; --experiments chooses)" >&2; exit 2; }
     done
+  done
+  for c in $needed; do
+    if [ "$stand_in" = true ]; then
+      log "stage 1: a miniature $c into $stand_in_corpora"
+      make_stand_in $c
+    fi
+    log "stage 1: $c into data/$c"
+    prep $c
   done
 fi
 

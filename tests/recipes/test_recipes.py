@@ -46,10 +46,11 @@ set -euo pipefail
 stage=1
 stop_stage=5
 corpus_dir=
+experiments="1 2"
 stand_in=false
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../_shared/parse_options.sh"
-echo "stage=$stage stop_stage=$stop_stage corpus_dir=$corpus_dir stand_in=$stand_in"
+echo "stage=$stage stop_stage=$stop_stage corpus_dir=$corpus_dir stand_in=$stand_in experiments=$experiments"
 """
 
 
@@ -63,14 +64,15 @@ def options_recipe(tmp_path: Path) -> Path:
 
 
 def test_options_set_variables_with_dashed_names(options_recipe: Path) -> None:
-    r = run_recipe(options_recipe, "--stage", "3", "--stop-stage=4", "--corpus-dir", "/a b", "--stand-in", "true")
+    r = run_recipe(options_recipe, "--stage", "3", "--stop-stage=4", "--corpus-dir", "/a b", "--stand-in", "true",
+                   "--experiments", "2")  # a name holding an x: not taken for an exported variable
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "stage=3 stop_stage=4 corpus_dir=/a b stand_in=true"
+    assert r.stdout.strip() == "stage=3 stop_stage=4 corpus_dir=/a b stand_in=true experiments=2"
 
 
 def test_options_keep_defaults(options_recipe: Path) -> None:
     r = run_recipe(options_recipe)
-    assert r.stdout.strip() == "stage=1 stop_stage=5 corpus_dir= stand_in=false"
+    assert r.stdout.strip() == "stage=1 stop_stage=5 corpus_dir= stand_in=false experiments=1 2"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -95,9 +97,14 @@ def test_help_prints_the_header_and_the_options(options_recipe: Path) -> None:
     assert "  --stop-stage 5\n" in r.stdout and "  --stand-in false\n" in r.stdout
 
 
-def test_real_run_without_corpus_says_which_option(tmp_path: Path) -> None:
-    r = run_recipe(copy_recipe("sa_cnn_blstm", tmp_path), "--stop-stage", "1")
-    assert r.returncode == 2 and "--corpus-dir" in r.stderr
+@pytest.mark.parametrize("recipe, args, option", [
+    ("sa_cnn_blstm", [], "--corpus-dir"),
+    ("selective_mtl", ["--corpus-dir", "/x"], "--spon-dir"),
+    ("speecheq", ["--experiments", "2", "--iemocap-dir", "/x"], "--ravdess-dir"),
+])
+def test_real_run_without_corpus_says_which_option(tmp_path: Path, recipe: str, args: list[str], option: str) -> None:
+    r = run_recipe(copy_recipe(recipe, tmp_path), *args, "--stop-stage", "1")
+    assert r.returncode == 2 and option in r.stderr, r.stderr
 
 
 # --- stand-in dry runs ---------------------------------------------------------------------------
