@@ -80,11 +80,12 @@ def test_no_resampling_when_switched_off():
 
 def test_default_widths_are_speechsplit_s():
     enc = build_encoder("decomposition")
-    assert enc.rhythm.convs[0].conv.out_channels == 128 and enc.rhythm.lstm.hidden_size == 1
-    assert [c.conv.out_channels for c in enc.content.convs] == [512] * 3 and enc.content.lstm.hidden_size == 8
-    assert [c.conv.out_channels for c in enc.pitch.convs] == [256] * 3 and enc.pitch.lstm.hidden_size == 32
+    assert enc.rhythm.convs[0].conv.out_channels == 128 and enc.rhythm.lstm.dim == 2
+    assert [c.conv.out_channels for c in enc.content.convs] == [512] * 3 and enc.content.lstm.dim == 16
+    assert len(enc.content.lstm.forward_layers) == 2  # SpeechSplit's Encoder_7: a 2-layer content BiLSTM
+    assert [c.conv.out_channels for c in enc.pitch.convs] == [256] * 3 and enc.pitch.lstm.dim == 64
     assert enc.pitch.convs[0].conv.in_channels == 257 and enc.content.convs[0].norm.num_groups == 32
-    assert (enc.decoder.lstm.hidden_size, enc.decoder.lstm.num_layers) == (512, 3)
+    assert enc.decoder.lstm.dim == 1024 and len(enc.decoder.lstm.backward_layers) == 3
     assert enc.resample.segment == (19, 32) and enc.resample.factor == (0.5, 1.5)
 
 
