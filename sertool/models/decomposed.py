@@ -68,6 +68,11 @@ CODE_RATE = 8
 TINY: dict[str, Any] = {"rhythm_channels": 16, "content_channels": 16, "pitch_channels": 16,
                         "timbre_channels": 16, "content_neck": 2, "pitch_neck": 2, "timbre_neck": 4,
                         "decoder_units": 32, "decoder_layers": 1, "group_channels": 8}
+#: Narrow configurations by encoder name (tests shrink a recipe's model with them).
+NARROW: dict[str, dict[str, Any]] = {
+    "decomposition": TINY,
+    "speech_autoencoder": {"channels": 16, "neck": 4, "decoder_units": 8, "decoder_layers": 1, "group_channels": 8},
+}
 
 
 class MaskedGroupNorm(nn.GroupNorm):
@@ -325,8 +330,7 @@ class SpeechAutoencoder(Encoder, _DecoderOutputs):
     the bottleneck (41 per direction) the four codes' total per direction (1 + 8 + 32, timbre aside).
 
     Example:
-        >>> ae = build_encoder("speech_autoencoder", {"channels": 16, "neck": 4, "decoder_units": 8,
-        ...                                            "decoder_layers": 1, "group_channels": 8}).eval()
+        >>> ae = build_encoder("speech_autoencoder", NARROW["speech_autoencoder"]).eval()
         >>> out = ae(spectrogram=torch.rand(2, 20, 80), spectrogram_lengths=torch.tensor([20, 9]))
         >>> out["decoder"].shape, out["pooled"].shape
         (torch.Size([2, 24, 16]), torch.Size([2, 8]))

@@ -8,7 +8,7 @@ import torch
 
 from sertool.errors import SertoolError
 from sertool.models import build_encoder
-from sertool.models.decomposed import TINY, downsample_codes
+from sertool.models.decomposed import NARROW, TINY, downsample_codes
 from sertool.models.multitask import MultiTaskModel
 from sertool.models.ssl import TINY_ARCH
 
@@ -121,8 +121,8 @@ def test_fine_tuning_model_pools_each_rate_apart():
 
 
 def test_autoencoder_ssl_and_bad_codes():
-    enc = build_encoder("autoencoder_ssl", {"ssl_conf": {"arch_conf": TINY_ARCH}, "decomposition": {
-        "channels": 16, "neck": 4, "decoder_units": 8, "decoder_layers": 1, "group_channels": 8}})
+    enc = build_encoder("autoencoder_ssl", {"ssl_conf": {"arch_conf": TINY_ARCH},
+                                            "decomposition": NARROW["speech_autoencoder"]})
     assert set(enc.inputs) == {"waveform", "spectrogram"} and enc.output_dims["pooled"] == 32 + 8
     with pytest.raises(SertoolError, match="emotion_codes"):
         build_encoder("decomposition_ssl", {"ssl_conf": {"arch_conf": TINY_ARCH}, "decomposition": TINY,
