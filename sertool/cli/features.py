@@ -15,7 +15,7 @@ def features(
     paths: Annotated[list[Path], typer.Argument(help="One or more manifest.jsonl files, then OUT_DIR.")],
     extractor: Annotated[str, typer.Option("--extractor", "-e", help="Extractor name(s), '+'-joined for one pass: "
                                            "fbank, logmel, mel80 (SpeechEQ), logfbank40 (selective MTL), "
-                                           "spectrogram, pitch, waveform.")] = "fbank",
+                                           "spectrogram, speechsplit (decomposed speech), pitch, waveform.")] = "fbank",
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML with extractor settings.")] = None,
     jobs: Jobs = 1,
     force: Force = False,

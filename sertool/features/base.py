@@ -48,19 +48,29 @@ def register(name: str) -> Callable[[type[Extractor]], type[Extractor]]:
 class Extractor:
     """Base class: holds the resolved config; subclasses implement :meth:`compute`.
 
-    ``needs_speaker_stats`` marks extractors whose final matrix depends on statistics over
-    each speaker's utterances (pitch): the pipeline then calls :meth:`raw` on every utterance,
-    pools :meth:`raw_stats` per speaker, and calls :meth:`finalize` with the pooled stats.
-    ``resample_mode`` is how random resampling interpolates its frames.
+    :attr:`needs_speaker_stats` marks extractors whose final matrix depends on statistics over
+    each speaker's utterances (pitch normalised per speaker): the pipeline then calls :meth:`raw`
+    on every utterance, pools :meth:`raw_stats` per speaker, and calls :meth:`finalize` with the
+    pooled stats. ``resample_mode`` is how random resampling interpolates its frames.
     """
 
     name: ClassVar[str] = ""
     Config: ClassVar[type]
-    needs_speaker_stats: ClassVar[bool] = False
     resample_mode: ClassVar[str] = "linear"
 
     def __init__(self, config: Any) -> None:
         self.config = config
+
+    @property
+    def needs_speaker_stats(self) -> bool:
+        """Whether the final matrix needs the speaker's pooled :meth:`raw_stats` (two passes)."""
+        return False
+
+    def set_gender(self, gender: str | None) -> None:
+        """The manifest's gender ('F', 'M' or None) of the speaker of the clips that follow.
+
+        Ignored here; the ``pitch`` extractor's RAPT chooses its F0 range by it.
+        """
 
     # -- what the pipeline reads -------------------------------------------------------
     @property

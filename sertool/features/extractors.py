@@ -1,6 +1,7 @@
 """Extractors by name: build one from a config mapping, or rebuild the one that wrote a directory.
 
 Registered names: ``fbank``, ``logmel``, ``mel80`` (SpeechEQ), ``logfbank40`` (selective MTL),
+``speechsplit`` (the decomposed-speech paper's SpeechSplit spectrogram),
 ``spectrogram``, ``pitch``, ``waveform`` (see
 :mod:`sertool.features.spectral`, :mod:`sertool.features.pitch`,
 :mod:`sertool.features.waveform`). Several names joined with ``+`` are computed in one pass

@@ -38,7 +38,7 @@ import soxr
 
 from sertool.audio import read_audio
 from sertool.features.augment import AugmentConfig, Augmenter
-from sertool.features.base import EXTRACTORS, Extractor
+from sertool.features.base import Extractor
 from sertool.features.extractors import get_extractor
 from sertool.features.random_resample import RandomResampleConfig, random_resample, variant_rng
 from sertool.features.storage import ShardWriter, read_fragment, shard_name
@@ -59,7 +59,7 @@ class Target:
     @property
     def staged(self) -> bool:
         """Whether this extractor needs speaker statistics (two passes through ``.stage/``)."""
-        return EXTRACTORS.get(self.name).needs_speaker_stats
+        return cached_extractor(self.name, self.conf).needs_speaker_stats
 
     @property
     def stage_dir(self) -> Path:
@@ -77,6 +77,7 @@ class UttRef:
     id: str
     audio: str
     speaker: str
+    gender: str | None = None
 
 
 @dataclass
@@ -153,6 +154,7 @@ def run_extract(job: ShardJob) -> ShardResult:
             variants, secs = waveforms(utt, sorted({e.sample_rate for e in exts}), augmenter)
             seconds += secs
             for t, ext, writer in zip(job.targets, exts, writers):
+                ext.set_gender(utt.gender)
                 for aug, wave in variants[ext.sample_rate]:
                     if t.staged:
                         raw = ext.raw(wave)

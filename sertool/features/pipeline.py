@@ -12,7 +12,7 @@ Utterances go to shards in fixed-size chunks (``shard_size``, default 100) in ma
 so shard contents never depend on ``--jobs``; each shard is one job (one writer) for a worker
 process. Finished shards are skipped on rerun, so a killed run resumes where it stopped (its
 summary counts the shards written in this run and those kept from before); ``--force`` redoes
-everything. Extractors needing speaker statistics (``pitch``) first write
+everything. Extractors needing speaker statistics (``pitch`` normalised per speaker) first write
 their first-pass matrices to ``<dir>/.stage/``, pool the statistics per speaker into
 ``<dir>/speaker_f0.json``, then write the final shards.
 
@@ -223,7 +223,7 @@ def extract_features(manifests: list[Path], out_dir: Path, extractor: str, confi
     manifests = [Path(m) for m in manifests]
     names = parse_extractor_names(extractor)
     settings = resolve_settings(names, config)
-    utts = [UttRef(u.id, u.audio, u.speaker) for u in read_manifests(manifests)]
+    utts = [UttRef(u.id, u.audio, u.speaker, u.gender) for u in read_manifests(manifests)]
     if not utts:
         raise SertoolError("the manifests hold no utterances")
     targets = make_targets(names, Path(out_dir), settings, manifests)

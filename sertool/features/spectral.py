@@ -8,13 +8,15 @@ SpeechSplit mel spectrogram.
 - ``logfbank40``: selective MTL's input (selective_mtl.txt §4.1): python_speech_features'
   ``logfbank`` with 40 filters and its defaults (no window, ``nfft`` 512, pre-emphasis 0.97).
 - ``spectrogram``: the SpeechSplit mel spectrogram of the decomposed-speech model.
+- ``speechsplit``: the same with everything SpeechSplit's released ``make_spect_f0.py`` does to
+  the waveform first (decomposed_speech_mtl.txt §2.1, :class:`SpeechSplitConfig`).
 
 Frame counts, with ``N`` samples after resampling to the extractor's rate:
 
 * ``fbank``: ``snip_edges=True`` (default, Kaldi's): ``1 + (N - W) // S`` when ``N >= W``
   else 0 (refused as empty), ``W = 400``, ``S = 160`` at 16 kHz; ``snip_edges=False``:
   ``(N + S // 2) // S`` when ``N >= W`` else 0.
-* ``logmel``, ``mel80`` and ``spectrogram`` (centred STFT): ``1 + N // hop_length``.
+* ``logmel``, ``mel80``, ``spectrogram`` and ``speechsplit`` (centred STFT): ``1 + N // hop_length``.
 * ``logfbank40`` (python_speech_features' framing, the last frame zero-padded):
   ``1 + ceil((N - W) / S)`` when ``N > W`` else 1.
 
@@ -562,6 +564,57 @@ class LogFbankExtractor(Extractor):
         return np.log(feats).astype(np.float32)
 
 
+class WaveConditioner:
+    """The waveform conditioning of SpeechSplit's ``make_spect_f0.py``, before its spectrogram and RAPT.
+
+    In the released code's order, in float64: when the clip holds a multiple of ``append_hop``
+    samples, one sample of 1e-6 is appended (RAPT then returns ``1 + N // hop`` frames like the
+    centred STFT, see :mod:`sertool.features.pitch`); an order-``order`` Butterworth high-pass at
+    ``highpass_hz`` run forwards and backwards (zero phase; off at 0); ``* gain``; plus uniform
+    noise ``(u - 0.5) * dither``, ``u ~ U[0, 1)`` drawn from ``RandomState(seed)`` anew for every
+    clip, so features do not depend on the order clips are computed in (the released code seeds
+    one generator per speaker and draws through that speaker's files).
+
+    The filter is scipy's second-order sections (``sosfiltfilt``), with edge padding of
+    ``3 (2 sections + 1)`` samples (the ``spectrogram`` extractor's); ``filtfilt_padding`` pads
+    ``3 (order + 1)`` samples as ``filtfilt(b, a)``, which the released code calls, does: the two
+    then agree to about 1e-7 of the signal (the b, a form is only less well conditioned).
+
+    Example:
+        >>> cond = WaveConditioner(16000, 30.0, gain=0.96, dither=1e-6, append_hop=160)
+        >>> t = np.arange(16000) / 16000                          # 1 s: rfft bin k is k Hz
+        >>> y = cond(np.sin(2 * np.pi * 5 * t) + np.sin(2 * np.pi * 1000 * t))
+        >>> amplitude = np.abs(np.fft.rfft(y[:16000])) / 8000
+        >>> y.size, round(float(amplitude[5]), 2), round(float(amplitude[1000]), 3)   # 16000 = 100 hops: + 1
+        (16001, 0.0, 0.96)
+    """
+
+    def __init__(self, sample_rate: int, highpass_hz: float, order: int = 5, gain: float = 1.0, dither: float = 0.0,
+                 append_hop: int = 0, seed: int = 0, filtfilt_padding: bool = False) -> None:
+        self.gain, self.dither, self.append_hop, self.seed = gain, dither, append_hop, seed
+        self.sos, self.padlen = None, 0
+        if highpass_hz > 0:
+            import scipy.signal  # only here: importing it takes seconds (see stft_window)
+
+            self.sos = scipy.signal.butter(order, highpass_hz, btype="highpass", fs=sample_rate, output="sos")
+            self.padlen = 3 * (order + 1) if filtfilt_padding else 3 * (2 * len(self.sos) + 1)
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        x = np.asarray(wave, dtype=np.float64)
+        if self.append_hop and x.size % self.append_hop == 0:
+            x = np.append(x, 1e-6)
+        if self.sos is not None:
+            import scipy.signal
+
+            # the edge padding needs the signal longer than itself: shorter for tiny clips instead of failing
+            x = scipy.signal.sosfiltfilt(self.sos, x, padlen=max(min(self.padlen, x.size - 1), 0))
+        if self.gain != 1.0:
+            x = x * self.gain
+        if self.dither > 0:
+            x = x + (np.random.RandomState(self.seed).rand(x.size) - 0.5) * self.dither
+        return x
+
+
 @dataclass
 class SpectrogramConfig:
     """The SpeechSplit mel spectrogram fed to the decomposition model (decomposed_speech_mtl.txt §2.1–2.2).
@@ -570,6 +623,8 @@ class SpectrogramConfig:
     256 / Hann 1024 with reflect padding, magnitude, 80 Slaney mel bands 90–7600 Hz, then
     ``dB = 20 log10(max(mel, 10^(min_level_db/20))) - ref_level_db`` and, with ``normalize``,
     ``clip((dB - min_level_db) / -min_level_db, 0, 1)``. ``highpass_hz`` 0 turns the filter off.
+    The ``speechsplit`` preset (:class:`SpeechSplitConfig`) adds the rest of the released code's
+    conditioning.
     """
 
     sample_rate: int = 16000
@@ -601,11 +656,11 @@ class SpectrogramExtractor(MelStftExtractor):
 
     def __init__(self, config: SpectrogramConfig) -> None:
         super().__init__(config)
-        c = config
-        import scipy.signal  # only here: importing it takes seconds (see stft_window)
+        self._condition = self.conditioner(config)
 
-        self._sos = (scipy.signal.butter(c.highpass_order, c.highpass_hz, btype="highpass", fs=c.sample_rate,
-                                         output="sos") if c.highpass_hz > 0 else None)
+    def conditioner(self, c: SpectrogramConfig) -> WaveConditioner:
+        """The waveform conditioning before the STFT: here the high-pass alone."""
+        return WaveConditioner(c.sample_rate, c.highpass_hz, c.highpass_order)
 
     @property
     def dims(self) -> int:
@@ -613,15 +668,49 @@ class SpectrogramExtractor(MelStftExtractor):
 
     def compute(self, wave: np.ndarray) -> np.ndarray:
         c = self.config
-        if self._sos is not None:
-            # Zero-phase filtering needs the signal longer than its edge padding; shorten
-            # the padding for very short clips instead of failing.
-            import scipy.signal
-
-            padlen = min(3 * (2 * len(self._sos) + 1), len(wave) - 1)
-            wave = scipy.signal.sosfiltfilt(self._sos, wave, padlen=max(padlen, 0)).astype(np.float32)
-        mel = self.mel_spectrum(wave, 1.0)
+        mel = self.mel_spectrum(self._condition(wave).astype(np.float32), 1.0)
         db = 20.0 * np.log10(np.maximum(mel, 10.0 ** (c.min_level_db / 20.0))) - c.ref_level_db
         if c.normalize:
             db = np.clip((db - c.min_level_db) / -c.min_level_db, 0.0, 1.0)
         return db.astype(np.float32, copy=False)
+
+
+@dataclass
+class SpeechSplitConfig(SpectrogramConfig):
+    """The decomposed-speech paper's spectrogram as SpeechSplit's released ``make_spect_f0.py`` makes it.
+
+    decomposed_speech_mtl.txt §2.1–2.2 follows SpeechSplit (its [13]) without giving settings; the
+    released code gives them: 16 kHz; a sample of 1e-6 appended when the clip holds a multiple of
+    256 samples; ``filtfilt`` of an order-5 30 Hz Butterworth high-pass; ``* 0.96`` (``gain``);
+    ``+ (rand - 0.5) * 1e-6`` (``dither``, see :class:`WaveConditioner`); magnitude STFT of
+    1024-point Hann frames every 256 samples, centred with reflect padding; librosa's Slaney mel
+    filter bank, 80 bands 90–7600 Hz, normalised; ``20 log10(max(1e-5, mel)) - 16``; ``(x + 100) / 100``.
+    The script stores that unclipped; its data loader clips it to [0, 1] before the model
+    (``np.clip(a, 0, 1)`` in ``MyCollator``), and so does ``normalize`` here. Frames:
+    ``1 + N // 256``, one to one with the ``pitch`` extractor's RAPT frames at ``frame_period_ms: 16``.
+    """
+
+    gain: float = 0.96
+    dither: float = 1e-6
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.gain > 0 and self.dither >= 0, "speechsplit: gain must be positive and dither non-negative")
+
+
+@register("speechsplit")
+class SpeechSplitExtractor(SpectrogramExtractor):
+    """SpeechSplit's spectrogram with all of its released conditioning (:class:`SpeechSplitConfig`).
+
+    Example:
+        >>> ext = SpeechSplitExtractor(SpeechSplitConfig())
+        >>> ext(np.zeros(16000, np.float32), 16000).shape, ext.num_frames(16000)
+        ((63, 80), 63)
+    """
+
+    Config = SpeechSplitConfig
+
+    def conditioner(self, c: SpectrogramConfig) -> WaveConditioner:
+        assert isinstance(c, SpeechSplitConfig)
+        return WaveConditioner(c.sample_rate, c.highpass_hz, c.highpass_order, gain=c.gain, dither=c.dither,
+                               append_hop=c.hop_length, filtfilt_padding=True)

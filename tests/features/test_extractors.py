@@ -173,6 +173,7 @@ def test_spectrogram_is_speechsplit_like():
     ("mel80", lambda n: 1 + n // 160),
     ("logfbank40", lambda n: 1 if n <= 400 else 1 + -(-(n - 400) // 160)),
     ("spectrogram", lambda n: 1 + n // 256),
+    ("speechsplit", lambda n: 1 + n // 256),
     ("pitch", lambda n: 1 + n // 160),
     ("waveform", lambda n: n),
 ])
@@ -207,5 +208,5 @@ def test_registry_and_config_errors():
     with pytest.raises(SertoolError, match="fbank.num_mel_bins must be an integer"):
         get_extractor("fbank", {"num_mel_bins": "80"})
     with pytest.raises(SertoolError, match="pitch: method"):
-        get_extractor("pitch", {"method": "rapt"})
+        get_extractor("pitch", {"method": "yin"})
     assert get_extractor("fbank", {"frame_shift_ms": 20}).frame_shift == 0.02  # YAML ints are fine for floats

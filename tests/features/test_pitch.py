@@ -49,9 +49,10 @@ def test_columns_bins_and_onehot():
 
 
 def test_quantisation_is_speechsplit_mapping():
-    z = np.array([-100.0, -4.0, 0.0, 4.0, 100.0, 1.0])
-    voiced = np.array([1, 1, 1, 1, 1, 0])
-    assert quantize_pitch(z, voiced).tolist() == [1, 1, 129, 256, 256, 0]  # round(0.5 * 255) + 1 = 129
+    z = np.array([-100.0, -4.0, -3.99, 0.0, 4.0, 100.0, 1.0])
+    voiced = np.array([1, 1, 1, 1, 1, 1, 0])
+    # round(0.5 * 255) + 1 = 129; u = 0 (z <= -4) is bin 0, as the released code's "x <= 0" test makes it
+    assert quantize_pitch(z, voiced).tolist() == [0, 0, 1, 129, 256, 256, 0]
     with pytest.raises(ValueError):
         pitch_onehot(np.array([257]))
 
