@@ -18,6 +18,7 @@ import soxr
 from typer.testing import CliRunner
 
 from sertool.cli.main import app
+from sertool.errors import SertoolError
 from sertool.testing.audio import harmonic_tone
 from sertool.testing.inference import write_long_recording
 
@@ -214,3 +215,43 @@ def test_info_prints_the_model_card(tiny_model, tmp_path):
         assert "SPEAKER-DEPENDENT" in result.stdout
     finally:
         (tiny_model / "scores.json").unlink()
+
+
+def test_held_out_answers_the_models_test_clips_as_naming_them_would(tiny_model, tmp_path):
+    from sertool.data.folds import read_folds
+    from sertool.data.manifest import read_manifest
+    from sertool.train.runner import read_experiment_config
+
+    cfg = read_experiment_config(tiny_model)
+    test = read_folds(cfg.data.folds)[1][0].test  # fold 1: one test clip
+    audio = {u.id: u.audio for u in read_manifest(cfg.data.sources()[0].path)}
+    named = infer(tiny_model, *(audio[i] for i in test), "--device", "cpu", "--jobs", 0)
+    for n in (1, 3):  # more clips than the test set has: all of them
+        assert infer(tiny_model, "--held-out", n, "--device", "cpu", "--jobs", 0) == named
+    assert named[0] == 0 and [r["file"] for r in named[1]] == [audio[i] for i in test]
+    for args, message in [(["--held-out", 0], "--held-out needs at least 1 clip, got 0"),
+                          (["--held-out", 1, tmp_path], "give no clips with it"),
+                          (["--held-out", 1, "--fold", "9"], "no trained fold '9'")]:
+        result = CliRunner().invoke(app, ["infer", str(tiny_model), *map(str, args)])
+        assert result.exit_code == 1 and result.stdout == "", (args, result.output)
+        assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_held_out_spreads_the_clips_over_the_test_list_of_the_models_fold(tmp_path):
+    from sertool.data.folds import Fold, write_folds
+    from sertool.inference.sources import held_out_sources
+    from sertool.testing.audio import make_corpus
+    from sertool.train.config import build_config
+
+    manifest = make_corpus(tmp_path, num_utts=9)
+    ids = [f"synthetic/utt{i:04d}" for i in range(9)]
+    write_folds(tmp_path / "folds.json", "custom", [Fold("a", ids[7:], [], ids[:7]), Fold("b", ids[:7], [], ids[7:])])
+    cfg = build_config({"data": {"manifests": [str(manifest)], "folds": str(tmp_path / "folds.json")},
+                        "tasks": {"emotion": {"type": "emotion"}}})
+    names = {n: [Path(s.path).stem for s in held_out_sources(cfg, "a", n)] for n in (1, 2, 3, 4, 7)}
+    assert names[2] == ["utt0000", "utt0006"] and names[3] == ["utt0000", "utt0003", "utt0006"]
+    assert names[4] == ["utt0000", "utt0002", "utt0004", "utt0006"] and names[1] == ["utt0000"]
+    assert len(names[7]) == 7
+    assert [Path(s.path).stem for s in held_out_sources(cfg, "b", 5)] == ["utt0007", "utt0008"]
+    with pytest.raises(SertoolError, match=r"the model's fold 'c' is not in .*folds.json \(folds: a, b\)"):
+        held_out_sources(cfg, "c", 2)

@@ -1,55 +1,60 @@
 #!/usr/bin/env bash
 # The SSL-MTL recipe (ssl_mtl.txt) on IEMOCAP: a pretrained wav2vec 2.0 shared by emotion, gender,
 # speaker and character-CTC heads, random stratified 5-fold cross-validation repeated 5 times.
-#   prep (stratified folds) → train → eval → infer. The encoder reads the waveform: no features stage.
+#   prep (stratified folds, no dev set) → train → eval → infer. The encoder reads the waveform:
+#   no features stage.
 # Usage: bash recipes/ssl_mtl/run.sh --corpus-dir /data/IEMOCAP_full_release [--conf conf/X.yaml]
-#        [--folds 10] [--stage N] [--stop-stage N] [--force]
-# Every stage skips itself when its output is up to date; --force redoes the stages run.
-set -euo pipefail
+#        [--folds 10] [--stage N] [--stop-stage N] [--force true]
+#        bash recipes/ssl_mtl/run.sh --stand-in true     # dry run on a generated miniature IEMOCAP
+# Every stage skips itself when its output is up to date; --force true redoes the stages run.
 
 stage=1
 stop_stage=4
-force=
-corpus_dir=
+force=false
+corpus_dir=      # IEMOCAP_full_release
 conf=conf/ssl_mtl.yaml
 folds=5          # 5: Table 2's five-fold rows (5 repeats); 10: its ten-fold rows (10 repeats)
+repeats=         # default: as many as folds (ssl_mtl.txt §3.3)
 jobs=8
-
-log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') (${BASH_SOURCE[0]##*/}:${BASH_LINENO[0]}) $*"; }
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;
-    --corpus-dir|--corpus_dir) corpus_dir=$2; shift 2 ;;
-    --conf) conf=$2; shift 2 ;;
-    --folds) folds=$2; shift 2 ;;
-    --jobs) jobs=$2; shift 2 ;;
-    --force) force=--force; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
-  esac
-done
+stand_in=false   # true: generate a miniature IEMOCAP and run every stage on it with tiny settings
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-python=$(bash "$here/../../tools/env.sh")
-sertool() { "$python" -m sertool "$@"; }
-cd "$here"
+. "$here/../_shared/parse_options.sh"
+. "$here/../_shared/common.sh"
+absolute corpus_dir
+
+[ -n "$repeats" ] || repeats=$folds
 data=data/iemocap
 [ "$folds" = 5 ] || data=data/iemocap_${folds}fold
 tag=$(basename "$conf" .yaml)
 exp=exp/$tag
+tiny=()
+if [ "$stand_in" = true ]; then
+  # Tiny settings: one repeat of the folds; a randomly initialised wav2vec 2.0 of the base structure
+  # shrunk to 2 layers of width 32 (nothing downloaded), trained whole for one epoch on one thread.
+  repeats=1
+  tiny=(model.encoder_conf.weights null model.encoder_conf.freeze none train.epochs 1 train.threads 1
+        data.num_workers 0 model.encoder_conf.arch_conf "{extractor_conv_layer_config: [[16, 10, 5],
+        [16, 3, 2], [16, 3, 2], [16, 3, 2], [16, 3, 2], [16, 2, 2], [16, 2, 2]], encoder_embed_dim: 32,
+        encoder_num_layers: 2, encoder_num_heads: 2, encoder_ff_interm_features: 64,
+        encoder_pos_conv_kernel: 16, encoder_pos_conv_groups: 2, encoder_layer_drop: 0.0}")
+  corpus_dir=$stand_in_corpora/IEMOCAP_full_release
+fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  if [ "$stand_in" = true ]; then
+    log "stage 1: a miniature IEMOCAP into $corpus_dir"
+    sertool stand-in iemocap "$corpus_dir" --jobs $jobs
+  fi
   [ -n "$corpus_dir" ] || { echo "stage 1 needs --corpus-dir (IEMOCAP_full_release)" >&2; exit 2; }
-  log "stage 1: IEMOCAP into $data, random stratified $folds-fold × $folds"
-  sertool prep iemocap "$corpus_dir" $data --protocol stratified-kfold --folds $folds --repeats $folds \
-    --jobs $jobs $force
+  log "stage 1: IEMOCAP into $data, random stratified $folds-fold × $repeats, no dev set"
+  sertool prep iemocap "$corpus_dir" $data --protocol stratified-kfold --folds $folds --repeats $repeats \
+    --dev none --jobs $jobs $(flag force)
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "stage 2: train $conf on every fold into $exp"
-  sertool train "$conf" --exp-dir "$exp" $force
+  sertool train "$conf" --exp-dir "$exp" $(flag force) "${tiny[@]}"
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
@@ -58,18 +63,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  log "stage 4: infer on the first test clip of the best fold"
-  clip=$("$python" - "$exp" "$data" <<'PY'
-import json, sys
-from sertool.inference import find_bundle
-from sertool.train.checkpoint import load_checkpoint
-bundle = load_checkpoint(find_bundle(sys.argv[1]))
-folds = json.load(open(f"{sys.argv[2]}/folds.json"))["folds"]
-test = next(f["test"] for f in folds if f["name"] == bundle["fold"])
-audio = {u["id"]: u["audio"] for u in map(json.loads, open(f"{sys.argv[2]}/manifest.jsonl"))}
-print(audio[test[0]])
-PY
-)
-  sertool infer "$exp" "$clip"
+  log "stage 4: infer on the first test clip of the fold the model bundle was trained on"
+  sertool infer "$exp" --held-out 1
 fi
 log "done"

@@ -1,13 +1,18 @@
-"""``sertool eval EXP``: score every trained fold; write scores.json files and confusion plots."""
+"""``sertool eval EXP``: score every trained fold; write scores.json files and confusion plots.
+
+``--test MANIFEST`` scores every fold's model on all of another corpus instead (cross-corpus:
+:mod:`sertool.train.cross`), into ``EXP/cross/<name>/scores.json``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from sertool.cli.common import command, console
+from sertool.errors import SertoolError
 
 
 @command
@@ -17,10 +22,37 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Fold set to score: test or dev.")] = "test",
     partial: Annotated[bool, typer.Option("--partial", help="Score the finished folds of an incomplete "
                                           "experiment (marked \"complete\": false).")] = False,
+    test: Annotated[Optional[Path], typer.Option(
+        "--test", help="Cross-corpus: score every fold's model on all utterances of this manifest.jsonl (another "
+                       "corpus); scores go to EXP/cross/NAME/scores.json.", metavar="MANIFEST",
+        show_default=False)] = None,
+    label_set: Annotated[Optional[str], typer.Option(
+        "--label-set", help="With --test: the label set mapping the test corpus's labels onto the model's classes "
+                            "(default: the experiment's); utterances outside it are counted and skipped.",
+        show_default=False)] = None,
+    features: Annotated[Optional[list[str]], typer.Option(
+        "--features", help="With --test: the test corpus's feature directory, extracted with the model's extractor "
+                           "(NAME=DIR for each input of a model with several; not needed for audio inputs).",
+        show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option(
+        "--name", help="With --test: the folder under EXP/cross (default: the test corpus's name).",
+        show_default=False)] = None,
 ) -> None:
     """Print WA, UA and per-class recall per fold, and mean ± std over folds."""
     from sertool.evaluation.report import format_table
-    from sertool.train.runner import evaluate_experiment
 
-    scores = evaluate_experiment(exp_dir, checkpoint=checkpoint, split=split, partial=partial)
-    console.print(format_table(scores))
+    if test is None:
+        if label_set or features or name:
+            raise SertoolError("--label-set, --features and --name go with --test MANIFEST (cross-corpus scoring)")
+        from sertool.train.runner import evaluate_experiment
+
+        console.print(format_table(evaluate_experiment(exp_dir, checkpoint=checkpoint, split=split, partial=partial)))
+        return
+    if split != "test":
+        raise SertoolError("--split chooses the experiment's own fold set; --test scores all of MANIFEST")
+    from sertool.train.cross import score_cross_corpus, skipped_line
+
+    summary = score_cross_corpus(exp_dir, test, features=features, label_set=label_set, name=name,
+                                 checkpoint=checkpoint, partial=partial)
+    console.print(format_table(summary, title=f"cross-corpus evaluation on {summary['name']} (%)"))
+    console.print(skipped_line(summary), markup=False, highlight=False)

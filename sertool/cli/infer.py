@@ -1,5 +1,8 @@
 """``sertool infer EXP_OR_MODEL INPUTS...``: one record per clip (JSON lines or CSV); ``--info``: the model card.
 
+``--held-out N`` answers N clips of the test set of the fold the chosen model was trained on
+(:func:`sertool.inference.sources.held_out_sources`), as naming those clips would.
+
 Inputs are audio files, directories (searched recursively), ``@lists`` and ``.jsonl`` manifests
 (:mod:`sertool.inference.sources`). Every clip gets a record, in input order: its answer, or
 ``{"file", "error"}``; the exit status is 1 when any clip failed, with the count on stderr.
@@ -48,6 +51,10 @@ def infer(
     split_on_silence: Annotated[bool, typer.Option(
         "--split-on-silence",
         help="Answer each part of a recording between pauses (by energy), then a summary.")] = False,
+    held_out: Annotated[Optional[int], typer.Option(
+        "--held-out", help="Answer N clips of the test set of the fold the model was trained on (spread evenly "
+                           "over the fold's test list, the first and last included), instead of INPUTS.",
+        metavar="N", show_default=False)] = None,
     info: Annotated[bool, typer.Option(
         "--info", help="Print the model card (labels, heads, inputs, training data, protocol, scores, version) "
                        "and exit; with --output FILE.json, write it as JSON.")] = False,
@@ -64,24 +71,32 @@ def infer(
             raise SertoolError("--info prints the model card; give no clips with it")
         _card(model, fold, device, output)
         return
-    if not inputs:
+    if held_out is not None:
+        if inputs:
+            raise SertoolError("--held-out picks the clips from the model's test fold; give no clips with it")
+        if held_out < 1:
+            raise SertoolError(f"--held-out needs at least 1 clip, got {held_out}")
+    elif not inputs:
         raise SertoolError("give audio files, directories, @lists or .jsonl manifests to answer (or --info)")
 
     from sertool.console import console, progress
-    from sertool.inference.sources import expand_inputs
+    from sertool.inference import Predictor
+    from sertool.inference.sources import expand_inputs, held_out_sources
 
     def warn(message: str) -> None:
         console.print(f"warning: {message}", markup=False, highlight=False)
 
-    sources = expand_inputs(inputs, warn=warn)
-    if not sources:
-        raise SertoolError("no audio files found in " + ", ".join(inputs))
+    if held_out is None:
+        sources = expand_inputs(inputs, warn=warn)
+        if not sources:
+            raise SertoolError("no audio files found in " + ", ".join(inputs))
 
-    from sertool.inference import Predictor
     from sertool.inference.output import CsvWriter, JsonLinesWriter, csv_columns, is_csv, open_output
     from sertool.inference.plan import Segmenting, plan_clip
 
     predictor = Predictor.load(model, fold=fold, device=device)
+    if held_out is not None:
+        sources = held_out_sources(predictor.cfg, predictor.bundle.fold, held_out)
     mode = Segmenting(segment, hop, split_on_silence)
     limits = predictor.limits
     mode.check(limits)

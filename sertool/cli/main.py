@@ -10,7 +10,7 @@ import typer
 
 from sertool import __version__
 from sertool.cli import eval as eval_cmd
-from sertool.cli import export, features, infer, prep, train
+from sertool.cli import export, features, infer, prep, scores, standin, train
 
 app = typer.Typer(
     name="sertool",
@@ -25,6 +25,8 @@ app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown
 app.command("eval")(eval_cmd.evaluate)
 app.command("infer")(infer.infer)
 app.command("export")(export.export)
+app.command("stand-in")(standin.stand_in)
+app.command("scores")(scores.scores)
 
 
 def _version(value: bool) -> None:

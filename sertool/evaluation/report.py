@@ -124,7 +124,7 @@ def corpus_average(folds: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     return {"per_corpus": per, "average": average}
 
 
-def format_table(summary: dict[str, Any]) -> Table:
+def format_table(summary: dict[str, Any], title: str = "evaluation (test sets, %)") -> Table:
     """A rich table: one row per fold, then mean ± std; values in percent (CCC and MSE as they are)."""
     folds = summary["folds"]
     aux = sorted({k for s in folds.values() for k in s.get("aux", {})})
@@ -133,7 +133,7 @@ def format_table(summary: dict[str, Any]) -> Table:
         notes.append(f"PARTIAL: {len(summary.get('missing_folds', {}))} fold(s) not scored")
     if summary.get("speaker_independent") is False:
         notes.append(f"SPEAKER-DEPENDENT folds ({summary.get('protocol')})")
-    table = Table(title="evaluation (test sets, %)" + "".join(f"; {n}" for n in notes))
+    table = Table(title=title + "".join(f"; {n}" for n in notes))
     keys = [k for k in SUMMARY_KEYS if all(k in s for s in folds.values())]
     for col in ("fold", "n", *(HEADERS[k] for k in keys), *aux):
         table.add_column(col, justify="right", no_wrap=col == "fold")  # row labels stay whole on narrow terminals

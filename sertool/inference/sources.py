@@ -155,3 +155,72 @@ def expand_inputs(inputs: Iterable[str | Path], stdin: TextIO | None = None,
         else:
             out.append(Source(text))
     return out
+
+
+def spread(count: int, n: int) -> list[int]:
+    """``n`` indices of a list of ``count`` spread evenly over it: the first and the last when ``n`` ≥ 2.
+
+    ``n`` ≥ ``count`` takes every index; ``n`` = 1 takes the first.
+
+    Example:
+        >>> spread(10, 2), spread(10, 4), spread(3, 5), spread(7, 1)
+        ([0, 9], [0, 3, 6, 9], [0, 1, 2], [0])
+    """
+    if n < 1:
+        raise SertoolError(f"--held-out needs at least 1 clip, got {n}")
+    if n >= count:
+        return list(range(count))
+    if n == 1:
+        return [0]
+    # steps of (count-1)/(n-1) >= 1 round to distinct, increasing indices
+    return [round(i * (count - 1) / (n - 1)) for i in range(n)]
+
+
+def held_out_sources(cfg, fold: str, n: int) -> list[Source]:
+    """``n`` clips of the test set of ``fold`` of the experiment ``cfg`` (an ``ExperimentConfig``), spread evenly.
+
+    The test set is what ``sertool eval`` scores: the fold's ``test`` list in ``data.folds`` and,
+    for a corpus with its own folds file, that file's fold at the same position (the files are
+    paired fold by fold), restricted to the utterances a corpus's ``languages``/``emotions``
+    filters keep. The clips are named by their manifest's audio path, with no speaker, so the
+    records are those ``sertool infer EXP CLIP...`` prints for the same paths. This replaces
+    picking test clips by hand in a recipe (``recipes/synthetic/run.sh`` stage 5).
+
+    Example:
+        >>> import tempfile
+        >>> from sertool.data.folds import Fold, write_folds
+        >>> from sertool.testing.audio import make_corpus
+        >>> from sertool.train.config import build_config
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     manifest = make_corpus(Path(d), num_utts=6)
+        ...     ids = [f"synthetic/utt{i:04d}" for i in range(6)]
+        ...     write_folds(Path(d) / "folds.json", "custom", [Fold("a", ids[:2], [], ids[2:])])
+        ...     cfg = build_config({"data": {"manifests": [str(manifest)], "folds": str(Path(d) / "folds.json")},
+        ...                         "tasks": {"emotion": {"type": "emotion"}}})
+        ...     clips = [Path(s.path).name for s in held_out_sources(cfg, "a", 3)]
+        >>> clips
+        ['utt0002.wav', 'utt0004.wav', 'utt0005.wav']
+    """
+    from sertool.data.folds import read_folds
+    from sertool.data.manifest import read_manifest
+    from sertool.train.sources import filter_utterances
+
+    if n < 1:
+        raise SertoolError(f"--held-out needs at least 1 clip, got {n}")
+    _, folds = read_folds(cfg.data.folds)
+    names = [f.name for f in folds]
+    if fold not in names:
+        raise SertoolError(f"the model's fold {fold!r} is not in {cfg.data.folds} (folds: {', '.join(names)})")
+    index = names.index(fold)
+    test: list[str] = []
+    audio: dict[str, str] = {}
+    for src in cfg.data.sources():
+        audio.update((u.id, u.audio) for u in filter_utterances(read_manifest(src.path), src))
+        own = read_folds(src.folds)[1] if src.folds else []
+        if index < len(own):  # paired with data.folds by position (a mismatch is refused at training)
+            test.extend(own[index].test)
+    test = list(dict.fromkeys([*folds[index].test, *test]))
+    clips = [audio[i] for i in test if i in audio]
+    if not clips:
+        raise SertoolError(f"fold {fold} of {cfg.data.folds} has no test utterance in the experiment's manifests")
+    return [Source(clips[i]) for i in spread(len(clips), n)]

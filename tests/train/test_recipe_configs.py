@@ -38,6 +38,8 @@ def test_recipe_configuration_trains_one_step(path, corpus, tmp_path, request):
                        features=str(corpus["logmel"]))
     raw["data"]["num_workers"] = 0
     raw["train"].update(batch_size=4, tensorboard=False, threads=1)
+    if "input_dim" in raw["model"].get("encoder_conf", {}):  # a recipe on 80 mel bands or 40 filter banks
+        raw["model"]["encoder_conf"]["input_dim"] = 384      # reads the test corpus's log-mels + Δ + ΔΔ
     if issubclass(encoder_class(raw["model"]["encoder"]), SSLEncoder):
         raw["model"]["encoder_conf"].update(weights=None, arch_conf=TINY_ARCH)
     if "ssl_conf" in raw["model"]["encoder_conf"]:
