@@ -148,6 +148,30 @@ def upsample_codes(codes: torch.Tensor, frames: int, rate: int = CODE_RATE) -> t
     return nn.functional.pad(up, (0, 0, 0, frames - up.shape[1]))
 
 
+def requantise_onehot(y: torch.Tensor) -> torch.Tensor:
+    """A resampled one-hot pitch contour ``(N, T, 257)`` made one-hot again, as SpeechSplit quantises
+    after resampling (its solver warps the continuous contour, then ``quantize_f0_torch``).
+
+    Linear resampling mixes two neighbouring frames' one-hots; the bin of the mix is the mixed bin
+    index rounded (the bin of the interpolated contour), and unvoiced (bin 0) where either frame is
+    unvoiced (the released code's unvoiced value −1e10 swamps any interpolation). Rows of zeros
+    (padding) stay zero.
+
+    Example:
+        >>> y = torch.zeros(1, 3, 257)
+        >>> y[0, 0, 10], y[0, 0, 13] = 0.75, 0.25        # 3/4 of bin 10, 1/4 of bin 13
+        >>> y[0, 1, 0], y[0, 1, 40] = 0.1, 0.9           # touches an unvoiced frame
+        >>> requantise_onehot(y)[0].argmax(-1).tolist(), float(requantise_onehot(y)[0, 2].sum())
+        ([11, 0, 0], 0.0)
+    """
+    total = y.sum(-1, keepdim=True)
+    voiced = y[..., 1:]
+    bins = torch.arange(1, y.shape[-1], device=y.device, dtype=y.dtype)
+    mean_bin = (voiced * bins).sum(-1) / voiced.sum(-1).clamp(min=1e-12)
+    idx = torch.where(y[..., 0] > 0, torch.zeros_like(mean_bin), torch.round(mean_bin)).long()
+    return nn.functional.one_hot(idx, y.shape[-1]).to(y.dtype) * (total > 0).to(y.dtype)
+
+
 def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` ``(N, T, D)`` over each sequence's valid steps: ``(N, D)``."""
     mask = lengths_to_mask(lengths.clamp(min=1), x.shape[1])[..., None].to(x.dtype)
@@ -253,7 +277,8 @@ class Decomposition(Encoder, _DecoderOutputs):
     timbre encoder's (one conv block of 256, bottleneck 32 per direction: ``Z_T`` of 64) are
     sertool's reading, the paper stating only "convolutional layers, normalization layers, and a
     bi-LSTM" (docs/protocols.md). ``resample``: the random resampling's ``segment`` and ``factor``
-    (``null``: none, the content and pitch encoders then see the raw inputs).
+    (``{}``: none, the content and pitch encoders then see the raw inputs). ``pitch_onehot``: the
+    pitch input is a one-hot contour, made one-hot again after resampling (:func:`requantise_onehot`).
     """
 
     inputs: ClassVar[dict[str, str]] = {"spectrogram": "features", "pitch": "features"}
@@ -263,9 +288,10 @@ class Decomposition(Encoder, _DecoderOutputs):
                  rhythm_neck: int = 1, content_channels: int = 512, content_blocks: int = 3, content_neck: int = 8,
                  content_lstm_layers: int = 2, pitch_channels: int = 256, pitch_blocks: int = 3, pitch_neck: int = 32,
                  timbre_channels: int = 256, timbre_neck: int = 32, decoder_units: int = 512, decoder_layers: int = 3,
-                 group_channels: int = 16, resample: dict[str, Any] | None = None):
+                 group_channels: int = 16, resample: dict[str, Any] | None = None, pitch_onehot: bool = True):
         super().__init__()
         self.spectrogram_dim, self.pitch_dim = int(spectrogram_dim), int(pitch_dim)
+        self.pitch_onehot = bool(pitch_onehot)
         g = int(group_channels)
         self.rhythm = _Stream(spectrogram_dim, rhythm_channels, 1, rhythm_neck, 1, g)
         self.content = _Stream(spectrogram_dim, content_channels, content_blocks, content_neck, content_lstm_layers, g)
@@ -306,6 +332,8 @@ class Decomposition(Encoder, _DecoderOutputs):
         # E_C and E_F: one resampling plan for both streams at the input and after each conv block
         # (SpeechSplit's Encoder_7 warps the concatenated streams, solver.py the input)
         (c, f), warped = self._warp([spec, f0], lengths)
+        if self.pitch_onehot and self.training and self.resample is not None:
+            f = requantise_onehot(f)  # the resampled contour quantised again, as SpeechSplit's solver does
         for conv_c, conv_f in zip(self.content.convs, self.pitch.convs):
             (c, f), warped = self._warp([conv_c(c, warped), conv_f(f, warped)], warped)
         for name, x in (("content", c), ("pitch", f)):

@@ -6,7 +6,7 @@
   (e.g. a read-speech corpus training pinyin CTC and gender only).
 
 Features: ``feats/fbank`` (80-d, 10 ms) and ``feats/logmel`` (384-d, 25 ms) for both; on request
-(``decomposed_feats``) the decomposed-speech recipe's ``spectrogram`` and 16 ms ``pitch`` of ``en``.
+(``decomposed_feats``) the decomposed-speech recipe's ``speechsplit`` spectrogram and 16 ms RAPT ``pitch`` of ``en``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def decomposed_feats(corpus) -> dict[str, Path]:
-    """SpeechSplit spectrogram and pitch (16 ms, aligned one to one) of the ``en`` corpus."""
+    """SpeechSplit spectrogram and RAPT pitch (16 ms, aligned one to one) of the ``en`` corpus."""
     out = corpus["root"] / "decomposed"
-    invoke("features", corpus["en"] / "manifest.jsonl", out, "--extractor", "spectrogram+pitch",
+    invoke("features", corpus["en"] / "manifest.jsonl", out, "--extractor", "speechsplit+pitch",
            "--config", RECIPES / "decomposed" / "features.yaml", "--jobs", 2)
-    return {"spectrogram": out / "spectrogram", "pitch": out / "pitch"}
+    return {"speechsplit": out / "speechsplit", "pitch": out / "pitch"}

@@ -24,7 +24,7 @@ RECON = {"type": "reconstruction", "input": "decoder", "target": "spectrogram", 
 
 def data(corpus, feats) -> dict:
     return {"manifests": [str(corpus["en"] / "manifest.jsonl")], "folds": str(corpus["en"] / "folds.json"),
-            "inputs": {"spectrogram": {"features": str(feats["spectrogram"]), "cmvn": "none"},
+            "inputs": {"spectrogram": {"features": str(feats["speechsplit"]), "cmvn": "none"},
                        "pitch": {"features": str(feats["pitch"]), "cmvn": "none",
                                  "transform": {"name": "onehot", "column": 3, "classes": 257}}}}
 

@@ -3,7 +3,7 @@
 A model reading audio ignores the feature directory the test supplies; a pretrained SSL encoder (or
 one nested in a composite's ``ssl_conf``) is shrunk to a tiny random one of the same architecture (no
 weights are downloaded in tests), the decomposed-speech autoencoders narrowed. Named feature inputs
-read the test's features of the same extractor (the directory's last component: ``spectrogram``,
+read the test's features of the same extractor (the directory's last component: ``speechsplit``,
 ``pitch``); ``init_from`` is left out (tests/train/test_init_from.py).
 """
 
