@@ -18,7 +18,8 @@ them (§2.2, Figures 1–2; the widths are SpeechSplit's released ``hparams.py``
   linear layer → 80 bands is the ``reconstruction`` task's, ``lstm_units: null``).
 
 GroupNorm statistics are taken over each utterance's valid frames only and every recurrent layer
-runs packed, so an utterance's codes never depend on the padding of its batch (in eval mode).
+runs on each sequence's own length (:class:`StackedBiLSTM`), so an utterance's codes never depend
+on the padding of its batch (in eval mode).
 
 Outputs (:class:`Decomposition`): ``rhythm``, ``content``, ``pitch``, ``timbre`` (the codes
 mean-pooled per utterance), ``pooled`` (their concatenation), ``decoder`` ``(N, L, 1024)`` the
