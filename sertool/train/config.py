@@ -176,6 +176,15 @@ class TrainConfig:
 
 
 @dataclass
+class InitFromConfig:
+    """Initialise named parts of the model from another experiment's bundle of the same fold
+    (:mod:`sertool.train.init_from`): ``map`` is target-prefix → source-prefix (``{"": ""}``: all)."""
+
+    exp: str = ""
+    map: dict[str, str] = field(default_factory=lambda: {"": ""})
+
+
+@dataclass
 class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -185,6 +194,7 @@ class ExperimentConfig:
     weighting: dict[str, Any] = field(default_factory=lambda: {"name": "fixed"})
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    init_from: InitFromConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -316,6 +326,8 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
             raise SertoolError(f"config: data.manifests[{i}].max_per_class must be at least 1")
     if not 0 <= cfg.data.augment.stored <= 1:
         raise SertoolError(f"config: data.augment.stored must be in [0, 1], got {cfg.data.augment.stored}")
+    if cfg.init_from is not None and (not cfg.init_from.exp or not cfg.init_from.map):
+        raise SertoolError("config: init_from needs exp (an experiment directory or bundle) and a non-empty map")
     return cfg
 
 
@@ -340,7 +352,8 @@ def with_absolute_paths(cfg: ExperimentConfig, base: str | Path | None = None) -
                for s in d.sources()]
     inputs = {k: dataclasses.replace(v, features=a(v.features)) for k, v in d.inputs.items()}
     data = dataclasses.replace(d, manifests=sources, folds=a(d.folds), features=a(d.features) or "", inputs=inputs)
-    return dataclasses.replace(cfg, data=data)
+    init = cfg.init_from and dataclasses.replace(cfg.init_from, exp=a(cfg.init_from.exp))
+    return dataclasses.replace(cfg, data=data, init_from=init)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -51,6 +51,7 @@ from sertool.train.distributed import (
     broadcast_object,
     gather_objects,
 )
+from sertool.train.init_from import initialise_from
 from sertool.train.inputs import ModelInputs, fold_specs
 from sertool.train.logs import TrainLog
 from sertool.train.optim import OPTIMIZERS
@@ -148,6 +149,10 @@ class FoldTrainer:
         self.cfg = dataclasses.replace(cfg, tasks=self._complete_tasks(cfg, train_items, data.sources))
         seed_everything(cfg.train.seed)  # the same initial weights in every process
         self.net = build_model(self.cfg).to(self.device)
+        if self.cfg.init_from is not None:  # e.g. pre-trained encoders (decomposed_speech_mtl.txt §2.3)
+            init = self.cfg.init_from
+            loaded = initialise_from(self.net, init.exp, init.map, self.fold.name)
+            self.log(f"fold {self.fold.name}: {len(loaded)} tensors initialised from {init.exp}")
         if not isinstance(self.net.tasks[self.cfg.train.main_task], ClassificationTask):
             raise SertoolError(f"config: train.main_task {self.cfg.train.main_task!r} must be a classification "
                                "task (scored by UA)")

@@ -168,3 +168,16 @@ def test_ssl_mtl_stand_in(tmp_path: Path) -> None:
     answers = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]  # stage 4: infer
     assert len(answers) == 1 and answers[0]["emotion"] in ("neutral", "happy", "angry", "sad")
     assert "/stand_in/corpora/IEMOCAP_full_release/" in answers[0]["file"]
+
+
+def test_decomposed_stand_in(tmp_path: Path) -> None:
+    """Pre-training, fine-tuning from it (init_from, fold by fold), eval and infer."""
+    script = copy_recipe("decomposed", tmp_path)
+    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    s = scores(script.parent, "finetune")
+    assert s["protocol"] == "leave-one-session-out" and len(s["folds"]) == 5
+    assert {"recon_mse", "chars_wer"} <= set(s["mean"])  # reconstruction and CTC heads scored
+    assert (r.stdout + r.stderr).count("tensors initialised from") == 5  # every fold from its pre-trained fold
+    answers = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]  # stage 6: infer
+    assert len(answers) == 1 and answers[0]["emotion"] in ("neutral", "happy", "angry", "sad")
