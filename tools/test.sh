@@ -6,4 +6,5 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=$(bash "$root/tools/env.sh")
 cd "$root"
 "$python" -m ruff check .   # lint first: one clear list of problems, before the slower tests
-exec "$python" -m pytest "$@"
+# One worker per core (SERTOOL_TEST_WORKERS=0: in this process); idle workers steal queued tests.
+exec "$python" -m pytest -n "${SERTOOL_TEST_WORKERS:-auto}" --dist worksteal "$@"

@@ -1,4 +1,5 @@
-"""Every configuration a recipe ships loads, builds and trains one step (on the test corpus's data).
+"""Every configuration a recipe ships loads, builds and trains one step (on the test corpus's data),
+unless the recipe's stand-in dry run trains them all.
 
 A model reading audio ignores the feature directory the test supplies; a pretrained SSL encoder (or
 one nested in a composite's ``ssl_conf``) is shrunk to a tiny random one of the same architecture (no
@@ -23,7 +24,10 @@ from sertool.train.sources import load_experiment_data  # noqa: E402
 from sertool.train.trainer import FoldTrainer  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-CONFIGS = sorted(RECIPES.glob("*/conf/*.yaml"))
+# The stand-in dry runs of these recipes (tests/recipes) train every one of their configurations
+# on their corpora's real layouts; the other recipes' dry runs train one configuration each.
+DRY_RUN_TRAINS_ALL = {"speecheq", "selective_mtl", "sa_cnn_blstm"}
+CONFIGS = sorted(p for p in RECIPES.glob("*/conf/*.yaml") if p.parent.parent.name not in DRY_RUN_TRAINS_ALL)
 
 
 def test_there_are_recipe_configurations():
