@@ -16,7 +16,8 @@
 #   overwrite PATH or HOME;
 # - an unknown option, an option without a value and a stray argument stop the recipe with a
 #   one-line message and exit status 2;
-# - a variable whose default is true or false takes only true or false (`--stand-in true`);
+# - a variable whose default is true or false takes only true or false (`--stand-in true`), and
+#   given alone (last, or followed by another option) it means true (`--stand-in`, `--force`);
 # - `--help` (or -h) prints the recipe's header comment (its comment lines after the #! line)
 #   and the options with their defaults, then exits 0.
 
@@ -59,8 +60,18 @@ while [ $# -gt 0 ]; do
     --*=*) _po_arg=${1%%=*}; _po_val=${1#*=}; shift ;;
     --*)
       _po_arg=$1
-      [ $# -ge 2 ] || _po_fail "option $1 needs a value (see --help)"
-      _po_val=$2; shift 2 ;;
+      _po_name=${1#--}
+      _po_name=${_po_name//-/_}
+      case " $(_po_options | tr '\n' ' ') " in
+        *" $_po_name "*) _po_default=${!_po_name} ;;
+        *) _po_default= ;;
+      esac
+      if { [ "$_po_default" = true ] || [ "$_po_default" = false ]; } && { [ $# -lt 2 ] || [[ $2 == --* ]]; }; then
+        _po_val=true; shift   # a true/false option alone: `--stand-in` is `--stand-in true`
+      else
+        [ $# -ge 2 ] || _po_fail "option $1 needs a value (see --help)"
+        _po_val=$2; shift 2
+      fi ;;
     *) _po_fail "unexpected argument '$1': options are --name value (see --help)" ;;
   esac
   _po_name=${_po_arg#--}
@@ -78,4 +89,4 @@ while [ $# -gt 0 ]; do
   esac
   printf -v "$_po_name" '%s' "$_po_val"
 done
-unset _po_arg _po_val _po_name _po_known
+unset _po_arg _po_val _po_name _po_known _po_default

@@ -75,10 +75,10 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  for conf in $confs; do
-    log "stage 4: evaluate exp/$(basename "$conf" .yaml): each corpus and their average"
-    sertool eval "exp/$(basename "$conf" .yaml)" ${partial:+"$partial"}
-  done
+  exps=()
+  for conf in $confs; do exps+=("exp/$(basename "$conf" .yaml)"); done
+  log "stage 4: evaluate ${exps[*]}: each corpus and their average"
+  sertool eval "${exps[@]}" ${partial:+"$partial"}
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "stage 5: Table 3 (UA, WA averaged over the two corpora) → exp/table3.md"

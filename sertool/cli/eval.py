@@ -1,4 +1,7 @@
-"""``sertool eval EXP``: score every trained fold; write scores.json files and confusion plots.
+"""``sertool eval EXP…``: score every trained fold; write scores.json files and confusion plots.
+
+Several experiments are scored one after the other in one process (a recipe's table rows pay
+for loading torch once).
 
 ``--test MANIFEST`` scores every fold's model on all of another corpus instead (cross-corpus:
 :mod:`sertool.train.cross`), into ``EXP/cross/<name>/scores.json``.
@@ -17,7 +20,8 @@ from sertool.errors import SertoolError
 
 @command
 def evaluate(
-    exp_dir: Annotated[Path, typer.Argument(help="Experiment directory written by `sertool train`.")],
+    exp_dirs: Annotated[list[Path], typer.Argument(help="Experiment directories written by `sertool train`.",
+                                                   metavar="EXP...")],
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint of each fold: best or last.")] = "best",
     split: Annotated[str, typer.Option(help="Fold set to score: test or dev.")] = "test",
     partial: Annotated[bool, typer.Option("--partial", help="Score the finished folds of an incomplete "
@@ -46,8 +50,15 @@ def evaluate(
             raise SertoolError("--label-set, --features and --name go with --test MANIFEST (cross-corpus scoring)")
         from sertool.train.runner import evaluate_experiment
 
-        console.print(format_table(evaluate_experiment(exp_dir, checkpoint=checkpoint, split=split, partial=partial)))
+        for exp_dir in exp_dirs:
+            if len(exp_dirs) > 1:
+                console.print(f"{exp_dir}", markup=False, highlight=False)
+            console.print(format_table(evaluate_experiment(exp_dir, checkpoint=checkpoint, split=split,
+                                                           partial=partial)))
         return
+    if len(exp_dirs) > 1:
+        raise SertoolError("--test scores one experiment at a time (loop over experiments for a cross-corpus matrix)")
+    exp_dir = exp_dirs[0]
     if split != "test":
         raise SertoolError("--split chooses the experiment's own fold set; --test scores all of MANIFEST")
     from sertool.train.cross import score_cross_corpus, skipped_line

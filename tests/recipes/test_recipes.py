@@ -70,6 +70,13 @@ def test_options_set_variables_with_dashed_names(options_recipe: Path) -> None:
     assert r.stdout.strip() == "stage=3 stop_stage=4 corpus_dir=/a b stand_in=true experiments=2"
 
 
+@pytest.mark.parametrize("args", [["--stand-in"], ["--stand-in", "--stage", "1"]])
+def test_a_true_false_option_alone_means_true(options_recipe: Path, args: list[str]) -> None:
+    r = run_recipe(options_recipe, *args)  # `run.sh --stand-in`, as `run.sh --stand-in true`
+    assert r.returncode == 0, r.stderr
+    assert "stand_in=true" in r.stdout
+
+
 def test_options_keep_defaults(options_recipe: Path) -> None:
     r = run_recipe(options_recipe)
     assert r.stdout.strip() == "stage=1 stop_stage=5 corpus_dir= stand_in=false experiments=1 2"
@@ -117,7 +124,7 @@ def scores(recipe_dir: Path, tag: str) -> dict:
 
 def test_sa_cnn_blstm_stand_in(tmp_path: Path) -> None:
     script = copy_recipe("sa_cnn_blstm", tmp_path)
-    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     here = script.parent
     full = scores(here, "full")
@@ -131,7 +138,7 @@ def test_sa_cnn_blstm_stand_in(tmp_path: Path) -> None:
 
 def test_selective_mtl_stand_in(tmp_path: Path) -> None:
     script = copy_recipe("selective_mtl", tmp_path)
-    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     here = script.parent
     for conf in sorted((here / "conf").glob("*.yaml")):
@@ -146,7 +153,7 @@ def test_selective_mtl_stand_in(tmp_path: Path) -> None:
 
 def test_speecheq_stand_in(tmp_path: Path) -> None:
     script = copy_recipe("speecheq", tmp_path)
-    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     here = script.parent
     for conf in sorted((here / "conf").glob("exp*.yaml")):
@@ -161,7 +168,7 @@ def test_speecheq_stand_in(tmp_path: Path) -> None:
 
 def test_ssl_mtl_stand_in(tmp_path: Path) -> None:
     script = copy_recipe("ssl_mtl", tmp_path)
-    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     s = scores(script.parent, "ssl_mtl")
     assert s["protocol"] == "stratified-kfold" and len(s["folds"]) == 5
@@ -173,7 +180,7 @@ def test_ssl_mtl_stand_in(tmp_path: Path) -> None:
 def test_decomposed_stand_in(tmp_path: Path) -> None:
     """Pre-training, fine-tuning from it (init_from, fold by fold), eval and infer."""
     script = copy_recipe("decomposed", tmp_path)
-    r = run_recipe(script, "--stand-in", "true", "--jobs", "2")
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     s = scores(script.parent, "finetune")
     assert s["protocol"] == "leave-one-session-out" and len(s["folds"]) == 5
