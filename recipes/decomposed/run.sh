@@ -75,10 +75,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  for conf in $confs; do
-    log "stage 5: evaluate exp/$(tag "$conf")"
-    sertool eval "exp/$(tag "$conf")"
-  done
+  exps=()
+  for conf in $confs; do exps+=("exp/$(tag "$conf")"); done
+  log "stage 5: evaluate ${exps[*]}"
+  sertool eval "${exps[@]}"
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then

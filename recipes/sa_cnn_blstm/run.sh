@@ -56,10 +56,10 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  for conf in $confs; do
-    log "stage 4: evaluate exp/$(basename "$conf" .yaml)"
-    sertool eval "exp/$(basename "$conf" .yaml)"
-  done
+  exps=()
+  for conf in $confs; do exps+=("exp/$(basename "$conf" .yaml)"); done
+  log "stage 4: evaluate ${exps[*]}"
+  sertool eval "${exps[@]}"
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "stage 5: Table 2's rows of ours → exp/table2.md"
