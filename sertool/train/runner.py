@@ -30,6 +30,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from sertool.console import console
+from sertool.data.folds import read_folds
 from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
 from sertool.evaluation.report import corpus_average, plot_confusion, pooled_scores, summarise_folds
@@ -39,6 +40,7 @@ from sertool.train.checkpoint import load_checkpoint
 from sertool.train.config import ExperimentConfig, build_config, save_config, with_absolute_paths
 from sertool.train.data import Collator, UtteranceDataset
 from sertool.train.distributed import barrier, init_distributed, resolve_device, shutdown_distributed
+from sertool.train.init_from import source_bundle
 from sertool.train.sources import ExperimentData, load_experiment_data, resolve_inputs
 from sertool.train.trainer import LAST_META, FoldTrainer, in_experiment, labelled
 
@@ -70,8 +72,10 @@ def _check_same_experiment(cfg: ExperimentConfig, exp_dir: Path) -> None:
                            "use another --exp-dir, or --force to start over")
 
 
-def experiment_inputs(cfg: ExperimentConfig) -> list[Path]:
-    """The files an experiment depends on (hashed into its ``.done`` marker)."""
+def experiment_inputs(cfg: ExperimentConfig, folds: list[str] | None = None) -> list[Path]:
+    """The files an experiment depends on (hashed into its ``.done`` marker): manifests, folds,
+    feature indexes, and the bundles ``init_from`` starts the selected ``folds`` from (a retrained
+    source makes the experiment stale)."""
     sources = cfg.data.sources()
     paths = [Path(s.path) for s in sources] + [Path(cfg.data.folds)] + [Path(s.folds) for s in sources if s.folds]
     inputs = resolve_inputs(cfg)
@@ -81,6 +85,9 @@ def experiment_inputs(cfg: ExperimentConfig) -> list[Path]:
                 d = (src.inputs or {}).get(name) or (src.features if len(inputs) == 1 else None) or inp.features
                 if d:
                     paths.append(Path(d) / "index.jsonl")
+    if cfg.init_from is not None and cfg.init_from.exp:
+        names = folds or ([f.name for f in read_folds(cfg.data.folds)[1]] if Path(cfg.data.folds).is_file() else [])
+        paths += [source_bundle(cfg.init_from.exp, name) for name in names]
     return list(dict.fromkeys(paths))
 
 
@@ -102,7 +109,7 @@ def train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | No
 
 def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None, force: bool, info) -> dict:
     say = console.print if info.is_main else (lambda *_a, **_k: None)
-    inputs = experiment_inputs(cfg)
+    inputs = experiment_inputs(cfg, folds)
     for p in inputs:
         if not p.is_file():
             raise SertoolError(f"training input not found: {p}")

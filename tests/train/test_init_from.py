@@ -3,6 +3,7 @@ a missing tensor or a shape mismatch is refused in one line naming the tensor an
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ import yaml
 from sertool.errors import SertoolError
 from sertool.models.decomposed import TINY
 from sertool.models.ssl import TINY_ARCH
+from sertool.stage import settings_digest
 from sertool.train.bundle import save_bundle
 from sertool.train.config import build_config
 from sertool.train.distributed import init_distributed
+from sertool.train.runner import experiment_inputs
 from sertool.train.sources import load_experiment_data
 from sertool.train.trainer import FoldTrainer
 
@@ -107,3 +110,21 @@ def test_init_from_in_yaml_is_typed_and_made_absolute(tmp_path):
     assert cfg.init_from.exp == str(tmp_path / "exp" / "pre") and cfg.init_from.map == {"a.": "b."}
     with pytest.raises(SertoolError, match="init_from needs exp"):
         build_config({"tasks": {"emotion": {}}, "init_from": {"map": {}}})
+
+
+def test_a_retrained_source_makes_the_fine_tuning_stale(corpus, decomposed_feats, pretrained, tmp_path):
+    # the source bundles are inputs of the fine-tuning experiment: `sertool train` redoes it when they change
+    exp, pre = pretrained
+    source = tmp_path / "pretrain"
+    shutil.copytree(exp, source)
+    cfg = build_config(finetune(corpus, decomposed_feats, {"exp": str(source), "map": MAP}))
+    bundle = source / "fold-1" / "checkpoints" / "best.pt"
+    inputs = experiment_inputs(cfg, ["1"])
+    assert bundle in inputs
+    before = settings_digest({}, inputs)
+    state = pre.bundle(float("nan"))
+    state["epoch"] = 2
+    save_bundle(bundle, state)
+    assert settings_digest({}, inputs) != before
+    with pytest.raises(SertoolError, match="init_from: .*fold-2.* not found"):
+        experiment_inputs(cfg)  # every fold of the folds file: fold 2 was never pre-trained
