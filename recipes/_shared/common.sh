@@ -6,6 +6,8 @@
 # - defines `sertool ARGS…`: `python -m sertool ARGS…` in the project's virtual environment, which
 #   tools/env.sh creates or refreshes (SERTOOL_PYTHON=/path/to/python uses that interpreter
 #   instead, as the tests do);
+# - defines `exp_of CONF…`: the experiment directory of each configuration, exp/<its name>
+#   (`sertool eval $(exp_of $confs)` scores every row in one call);
 # - defines `flag NAME`: prints --name when the option NAME is true (`sertool … $(flag force)`);
 # - defines `absolute NAME…`: makes each named variable holding a relative path absolute against
 #   the directory the recipe was started from (call it on corpus paths: the recipe then changes
@@ -31,6 +33,11 @@ else
   exit 2
 fi
 sertool() { "$_common_python" -m sertool "$@"; }
+
+exp_of() {
+  local conf
+  for conf in "$@"; do echo "exp/$(basename "$conf" .yaml)"; done
+}
 
 flag() {
   if [ "${!1}" = true ]; then echo "--${1//_/-}"; fi

@@ -43,8 +43,6 @@ if [ "$stand_in" = true ]; then
   tiny=("${common[@]}" model.encoder_conf.decomposition "$narrow" model.encoder_conf.ssl_conf.weights null
         model.encoder_conf.ssl_conf.arch_conf "$tiny_ssl" model.encoder_conf.ssl_conf.freeze none)
 fi
-tag() { basename "$1" .yaml; }
-
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   if [ "$stand_in" = true ]; then
     log "stage 1: a miniature IEMOCAP into $corpus_dir"
@@ -69,22 +67,20 @@ fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for conf in $confs; do
-    log "stage 4: fine-tune $conf on every fold into exp/$(tag "$conf")"
-    sertool train "$conf" --exp-dir "exp/$(tag "$conf")" $(flag force) train.device "$device" "${tiny[@]}"
+    log "stage 4: fine-tune $conf on every fold into $(exp_of "$conf")"
+    sertool train "$conf" --exp-dir "$(exp_of "$conf")" $(flag force) train.device "$device" "${tiny[@]}"
   done
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  exps=()
-  for conf in $confs; do exps+=("exp/$(tag "$conf")"); done
-  log "stage 5: evaluate ${exps[*]}"
-  sertool eval "${exps[@]}"
+  log "stage 5: evaluate $(exp_of $confs | paste -sd ' ')"
+  sertool eval $(exp_of $confs)
 fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   set -- $confs
   clip=$(head -n 1 data/iemocap/manifest.jsonl | sed -e 's/.*"audio": *"\([^"]*\)".*/\1/')
-  log "stage 6: infer $clip with exp/$(tag "$1")"
-  sertool infer "exp/$(tag "$1")" "$clip"
+  log "stage 6: infer $clip with $(exp_of "$1")"
+  sertool infer "$(exp_of "$1")" "$clip"
 fi
 log "done"

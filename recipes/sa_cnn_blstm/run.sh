@@ -50,16 +50,14 @@ fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   for conf in $confs; do
-    log "stage 3: train $conf on every fold into exp/$(basename "$conf" .yaml)"
-    sertool train "$conf" --exp-dir "exp/$(basename "$conf" .yaml)" $(flag force) train.device "$device" "${tiny[@]}"
+    log "stage 3: train $conf on every fold into $(exp_of "$conf")"
+    sertool train "$conf" --exp-dir "$(exp_of "$conf")" $(flag force) train.device "$device" "${tiny[@]}"
   done
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  exps=()
-  for conf in $confs; do exps+=("exp/$(basename "$conf" .yaml)"); done
-  log "stage 4: evaluate ${exps[*]}"
-  sertool eval "${exps[@]}"
+  log "stage 4: evaluate $(exp_of $confs | paste -sd ' ')"
+  sertool eval $(exp_of $confs)
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "stage 5: Table 2's rows of ours → exp/table2.md"

@@ -75,10 +75,8 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  exps=()
-  for conf in $confs; do exps+=("exp/$(basename "$conf" .yaml)"); done
-  log "stage 4: evaluate ${exps[*]}: each corpus and their average"
-  sertool eval "${exps[@]}" ${partial:+"$partial"}
+  log "stage 4: evaluate $(exp_of $confs | paste -sd ' '): each corpus and their average"
+  sertool eval $(exp_of $confs) ${partial:+"$partial"}
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "stage 5: Table 3 (UA, WA averaged over the two corpora) → exp/table3.md"
