@@ -31,8 +31,8 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  log "stage 3: train $conf on every fold into $exp"
-  sertool train "$conf" --exp-dir "$exp" $(flag force)
+  log "stage 3: train $conf on every fold into $exp, $jobs folds at a time"
+  sertool train "$conf" --exp-dir "$exp" --jobs $jobs $(flag force)
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sertool.layers.recurrent import gru_scan, scan_applies
+
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """Boolean mask ``(N, T)``, True on valid frames."""
@@ -58,10 +60,13 @@ def run_packed(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch
 
     Padded steps never reach the state of a valid one, and come out as zeros: ``(N, T, H)``.
     While a model is exported to ONNX (:func:`torch.onnx.is_in_onnx_export`), which has no packed
-    sequences, the same is computed by :func:`run_masked`.
+    sequences, the same is computed by :func:`run_masked`; a GRU training on a CPU runs as
+    :func:`~sertool.layers.recurrent.gru_scan` (the same result, about twice as fast).
     """
     if torch.onnx.is_in_onnx_export():
         return run_masked(rnn, x, lengths)
+    if scan_applies(rnn, x):
+        return gru_scan(rnn, x, lengths)
     packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
     out, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
     return out

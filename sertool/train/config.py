@@ -166,6 +166,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     main_task: str = "emotion"  # best checkpoint by this task's validation UA
+    # which epoch becomes the model (best.pt): "best" dev UA of the main task, or "last", the end of
+    # a fixed schedule as the papers keep it (a dev set then only logs its scores per epoch)
+    keep: str = "best"
     patience: int | None = None  # early stopping after this many epochs without improvement
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)
     # also save last.pt every N batches (exact mid-epoch resume; with accumulate, at the next update)
@@ -303,6 +306,11 @@ def build_config(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -
         raise SertoolError("config: data.pad_to_max needs data.max_seconds")
     if cfg.train.epochs < 1:
         raise SertoolError(f"config: train.epochs must be at least 1, got {cfg.train.epochs}")
+    if cfg.train.keep not in ("best", "last"):
+        raise SertoolError(f"config: train.keep must be best or last, got {cfg.train.keep!r}")
+    if cfg.train.keep == "last" and cfg.train.patience is not None:
+        raise SertoolError("config: train.patience stops on the dev UA, which train.keep: last does not follow; "
+                           "drop one of them")
     if cfg.train.batch_size < 1:
         raise SertoolError(f"config: train.batch_size must be at least 1, got {cfg.train.batch_size}")
     if cfg.train.batch_seconds is not None and not cfg.train.batch_seconds > 0:

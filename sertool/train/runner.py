@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
+import os
 import shutil
+import traceback
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from sertool.data.folds import read_folds
 from sertool.errors import SertoolError
 from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
 from sertool.evaluation.report import corpus_average, plot_confusion, pooled_scores, summarise_folds
+from sertool.processes import die_with_parent
 from sertool.stage import StageMarker, atomic_write_json, output_lock
 from sertool.train.bundle import Bundle
 from sertool.train.checkpoint import load_checkpoint
@@ -92,22 +97,29 @@ def experiment_inputs(cfg: ExperimentConfig, folds: list[str] | None = None) -> 
 
 
 def train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None = None,
-                     force: bool = False) -> dict[str, Any]:
+                     force: bool = False, jobs: int = 1) -> dict[str, Any]:
     """Train the selected folds (all by default); rerunning resumes or skips finished folds.
 
     Data paths are made absolute (against the working directory) before the configuration is
     saved, so ``sertool eval EXP`` works from anywhere; one process at a time writes ``EXP``.
+    ``jobs`` > 1 trains that many folds at once, each in its own process (:func:`fit_folds_in_parallel`).
     """
+    if jobs < 1:
+        raise SertoolError(f"--jobs must be at least 1, got {jobs}")
     cfg = with_absolute_paths(cfg)
     info = init_distributed(cfg.train.device)
     try:
+        if info.distributed and jobs > 1:
+            raise SertoolError("--jobs trains folds side by side in one machine's processes; under torchrun "
+                               "every process already trains the same fold: leave --jobs at 1")
         with output_lock(exp_dir, "train") if info.is_main else contextlib.nullcontext():
-            return _train_experiment(cfg, Path(exp_dir), folds, force, info)
+            return _train_experiment(cfg, Path(exp_dir), folds, force, info, jobs)
     finally:
         shutdown_distributed()
 
 
-def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None, force: bool, info) -> dict:
+def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | None, force: bool, info,
+                      jobs: int = 1) -> dict:
     say = console.print if info.is_main else (lambda *_a, **_k: None)
     inputs = experiment_inputs(cfg, folds)
     for p in inputs:
@@ -135,22 +147,87 @@ def _train_experiment(cfg: ExperimentConfig, exp_dir: Path, folds: list[str] | N
         raise SertoolError(f"unknown fold(s) {', '.join(sorted(unknown))} "
                            f"(folds: {', '.join(f.name for f in data.folds)})")
     selected = [i for i, f in enumerate(data.folds) if not folds or f.name in folds]
-    procs = f", {info.world_size} processes" if info.distributed else ""
-    results = {}
-    for i in selected:
-        name = data.folds[i].name
-        trainer = FoldTrainer(cfg, data, i, exp_dir / f"fold-{name}", info, log=say)
-        if i == selected[0]:  # after the first fold's checks (inputs, labels), so a refusal is one line
-            say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
-            if not data.speaker_independent:
-                shared = ", ".join(f"{k}: {v}" for k, v in data.leaking.items() if v)
-                say(f"train: speaker-dependent folds ({data.protocol}): speakers in both training and test "
-                    f"({shared}); scores will be flagged")
-        results[name] = trainer.fit()
+    jobs = min(jobs, len(selected))
+    procs = (f", {info.world_size} processes" if info.distributed
+             else f", {jobs} folds at a time" if jobs > 1 else "")
+    names = [data.folds[i].name for i in selected]
+    # The first fold's checks (inputs, labels) run before anything is said, so a refusal is one line.
+    trainer: FoldTrainer | None = FoldTrainer(cfg, data, selected[0], exp_dir / f"fold-{names[0]}", info, log=say)
+    say(f"train: {len(selected)} fold(s) of {data.protocol} → {exp_dir} ({info.device}{procs})")
+    if not data.speaker_independent:
+        shared = ", ".join(f"{k}: {v}" for k, v in data.leaking.items() if v)
+        say(f"train: speaker-dependent folds ({data.protocol}): speakers in both training and test "
+            f"({shared}); scores will be flagged")
+    if jobs > 1:
+        trainer = None
+        results = fit_folds_in_parallel(cfg, exp_dir, names, jobs)
+    else:
+        results = {}
+        for i, name in zip(selected, names):
+            trainer = trainer or FoldTrainer(cfg, data, i, exp_dir / f"fold-{name}", info, log=say)
+            results[name] = trainer.fit()
+            trainer = None  # one fold's model and data in memory at a time
     barrier(info)
     if info.is_main:
         marker.mark_done(folds=results)
     return results
+
+
+def _fit_fold_process(cfg: ExperimentConfig, exp_dir: Path, fold: str, threads: int, parent_pid: int,
+                      conn: Connection) -> None:
+    """One fold in a worker process (spawned): load the data, train, send back the best epoch's record
+    or the error's one line."""
+    die_with_parent(parent_pid)
+    torch.set_num_threads(cfg.train.threads or threads)
+    try:
+        data = load_experiment_data(cfg)
+        info = init_distributed(cfg.train.device)
+        trainer = FoldTrainer(cfg, data, data.fold_index(fold), exp_dir / f"fold-{fold}", info, log=console.print)
+        conn.send(("ok", trainer.fit()))
+    except SertoolError as e:
+        conn.send(("error", str(e)))
+    except BaseException as e:
+        conn.send(("error", "".join(traceback.format_exception_only(e)).strip()))
+        raise
+
+
+def fit_folds_in_parallel(cfg: ExperimentConfig, exp_dir: Path, folds: list[str], jobs: int) -> dict[str, Any]:
+    """Train ``folds`` with up to ``jobs`` worker processes at once; the fold → best-epoch record.
+
+    Each fold trains in a spawned process of its own (a fresh interpreter: no forked HDF5 handles or
+    thread pools) with ``train.threads`` threads, by default the cores shared out, so N jobs use the
+    machine's cores once; training a fold there gives the weights it gets in-process (the seeds are
+    per fold). Workers die with this process. The first failing fold stops the others (their
+    checkpoints stay: rerunning resumes) and is raised here as a one-line error.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pending, running, results = list(folds), {}, {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                fold = pending.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_fit_fold_process, name=f"sertool-train-fold-{fold}",
+                                   args=(cfg, exp_dir, fold, threads, os.getpid(), send))
+                proc.start()
+                send.close()  # the child holds the only writing end: EOF once it exits
+                running[proc.sentinel] = (fold, proc, receive)
+            for sentinel in wait(list(running)):
+                fold, proc, receive = running.pop(sentinel)
+                proc.join()
+                status, value = receive.recv() if receive.poll() else ("error", None)
+                receive.close()
+                if status != "ok":
+                    why = value or f"its training process ended with exit code {proc.exitcode}"
+                    raise SertoolError(f"fold {fold}: {why}")
+                results[fold] = value
+    finally:
+        for _fold, proc, _receive in running.values():
+            proc.terminate()
+        for _fold, proc, _receive in running.values():
+            proc.join()
+    return {fold: results[fold] for fold in folds}
 
 
 def _score_fold(data: ExperimentData, fold_index: int, bundle: Bundle, split: str, device) -> dict[str, Any]:

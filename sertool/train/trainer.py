@@ -3,7 +3,7 @@
 :class:`FoldTrainer` trains the multi-task model on a fold's training utterances (of every
 corpus, each utterance training the tasks its corpus allows and its labels carry), scores the main
 task's UA (and the other tasks' metrics) on the dev set after every epoch, keeps ``best.pt``
-(highest dev UA) and ``last.pt`` (the resume point, also written every
+(highest dev UA, or the last epoch with ``train.keep: last``) and ``last.pt`` (the resume point, also written every
 ``train.checkpoint_every_steps`` updates) and rewrites ``train_log.csv`` from the history stored
 in the checkpoint. Rerunning after a kill resumes from ``last.pt`` mid-epoch: the batch order is a
 function of (seed, epoch), so the resumed run skips the updates already made and, with the
@@ -448,8 +448,11 @@ class FoldTrainer:
         per_task = ", ".join(f"{k} {v}" for k, v in task_counts(self.train_items, self.data.sources, self.net).items())
         self.log(f"fold {self.fold.name}: {len(self.train_items)} train ({', '.join(corpora)}; per task: "
                  f"{per_task}), {len(self.dev_items)} dev utterances, {self.steps_per_epoch} updates per epoch")
+        keep_last = self.cfg.train.keep == "last" or not self.dev_items
         if not self.dev_items:
             self.log(f"fold {self.fold.name}: no dev set: the last epoch is kept as best")
+        elif keep_last:
+            self.log(f"fold {self.fold.name}: train.keep last: the last epoch is kept, the dev set is only scored")
         patience = self.cfg.train.patience
         try:
             while self.epoch < epochs:
@@ -464,7 +467,7 @@ class FoldTrainer:
                     row.update(dev_row)
                 row["seconds"] = round(time.time() - start, 2)
                 self.history.append(row)
-                improved = (not self.dev_items) or dev_ua > self.best["ua"]
+                improved = keep_last or dev_ua > self.best["ua"]
                 improved = broadcast_object(improved, self.dist)  # one decision for every process
                 if improved:
                     self.best = {"epoch": self.epoch, "ua": dev_ua if self.dev_items else -1.0}

@@ -18,9 +18,9 @@ from sertool.errors import SertoolError
 from sertool.features import storage
 from sertool.features.cmvn import Cmvn
 from sertool.features.extractors import get_extractor, load_extractor
-from sertool.features.jobs import one_thread
 from sertool.features.pipeline import extract_features
 from sertool.features.storage import INDEX_FIELDS, FeatureReader, dataset_key
+from sertool.processes import one_thread
 from sertool.testing.audio import make_corpus
 
 
