@@ -19,6 +19,7 @@ from sertool.features.pipeline import extract_features  # noqa: E402
 from sertool.features.storage import FeatureReader  # noqa: E402
 from sertool.stage import LOCK_NAME  # noqa: E402
 from sertool.testing.audio import make_corpus  # noqa: E402
+from sertool.testing.processes import alive, children, kill  # noqa: E402
 
 # The CLI subprocesses run this checkout's sertool, whatever an installed copy points at.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -48,12 +49,6 @@ def wait_until(condition: Callable[[], object], proc: subprocess.Popen, timeout:
         time.sleep(0.02)
 
 
-def kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 def shard_files(out: Path) -> list[Path]:
     """Finished shards, first-pass (``.stage/``) ones included."""
     return sorted(out.rglob("feats-*.h5"))
@@ -62,30 +57,6 @@ def shard_files(out: Path) -> list[Path]:
 def snapshot(out: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``out`` (temporary ones included) with its size and mtime."""
     return {str(p.relative_to(out)): (p.stat().st_size, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()
-
-
-def children(ppid: int) -> list[tuple[int, str]]:
-    """(pid, start time) of the processes whose parent is ``ppid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := proc_stat(int(entry.name))) and int(stat[1]) == ppid:
-            found.append((int(entry.name), stat[19]))
-    return found
-
-
-def alive(pid: int, start_time: str) -> bool:
-    """Running (not a zombie, not a later process that reused the pid)."""
-    stat = proc_stat(pid)
-    return stat is not None and stat[0] not in "ZX" and stat[19] == start_time
 
 
 def test_second_run_into_a_directory_being_written_is_refused(tmp_path):

@@ -34,6 +34,8 @@ def test_resolved_config_round_trips(tmp_path: Path):
     ("tasks: {emotion: {}}\ntrain: {epochs: many}\n", "train.epochs"),
     ("tasks: {gender: {}}\n", "main_task"),
     ("tasks: [\n", "not valid YAML"),
+    ("tasks: {emotion: {}}\ntrain: {keep: first}\n", "train.keep must be best or last"),
+    ("tasks: {emotion: {}}\ntrain: {keep: last, patience: 3}\n", "train.patience"),
 ])
 def test_bad_configs_are_refused_with_a_reason(tmp_path: Path, text, match):
     with pytest.raises(SertoolError, match=match):

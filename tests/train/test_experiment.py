@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from sertool.cli.main import app  # noqa: E402
@@ -94,3 +95,14 @@ def test_early_stopping_after_patience_epochs_without_improvement(corpus, tmp_pa
     again = FoldTrainer(cfg, load_experiment_data(cfg), 0, tmp_path / "fold-1", init_distributed("cpu"),
                         log=lambda _m: None)
     assert again.fit() == best and again.epoch == 3  # a rerun does not train on
+
+
+def test_keep_last_makes_the_last_epoch_the_model_and_still_scores_the_dev_set(corpus, tmp_path):
+    # lr 0: every epoch has the dev UA of epoch 1, which "best" keeps; "last" keeps epoch 3
+    cfg = build_config(tiny_config(corpus, optim={"lr": 0.0}, train={"epochs": 3, "keep": "last"}))
+    trainer = FoldTrainer(cfg, load_experiment_data(cfg), 0, tmp_path / "fold-1", init_distributed("cpu"),
+                          log=lambda _m: None)
+    assert trainer.fit()["epoch"] == 3
+    rows = list(csv.DictReader((tmp_path / "fold-1" / "train_log.csv").open()))
+    assert len(rows) == 3 and all(r["dev_ua"] for r in rows)
+    assert torch.load(tmp_path / "fold-1" / "checkpoints" / "best.pt", weights_only=True)["epoch"] == 3
