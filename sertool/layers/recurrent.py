@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -61,29 +62,33 @@ class _GRUScan(torch.autograd.Function):
         h = h3 // 3
         out = gi.new_empty(steps, d, n, h)
         gates = gi.new_empty(steps, d, n, h3)  # r, z (σ applied) and n (tanh applied) of every step
-        gh = gi.new_empty(steps, d, n, h3)  # W_hh h + b_hh of every step (r gates its n part)
+        gh_n = gi.new_empty(steps, d, n, h)  # W_hn h + b_hn of every step, which r gates
+        gh = gi.new_empty(d, n, h3)  # W_hh h + b_hh of the current step
         w_t, bias = w_hh.transpose(1, 2), b_hh[:, None, :]
         prev = gi.new_zeros(d, n, h)
         for t in range(steps):
-            torch.baddbmm(bias, prev, w_t, out=gh[t])  # (D, N, 3H)
+            torch.baddbmm(bias, prev, w_t, out=gh)  # (D, N, 3H)
             g = gates[t]
-            torch.sigmoid(gi[t, ..., : 2 * h] + gh[t, ..., : 2 * h], out=g[..., : 2 * h])
-            torch.tanh(torch.addcmul(gi[t, ..., 2 * h:], g[..., :h], gh[t, ..., 2 * h:]), out=g[..., 2 * h:])
+            torch.sigmoid(gi[t, ..., : 2 * h] + gh[..., : 2 * h], out=g[..., : 2 * h])
+            gh_n[t] = gh[..., 2 * h:]
+            torch.tanh(torch.addcmul(gi[t, ..., 2 * h:], g[..., :h], gh_n[t]), out=g[..., 2 * h:])
             new = g[..., 2 * h:]
             prev = torch.addcmul(new, g[..., h: 2 * h], prev - new, out=out[t])  # h' = (1 − z) n + z h
-        ctx.save_for_backward(w_hh, out, gates, gh)
+        ctx.save_for_backward(w_hh, out, gates, gh_n)
         return out
 
     @staticmethod
+    @once_differentiable  # a second derivative through the scan raises instead of coming out wrong
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        w_hh, out, gates, gh = ctx.saved_tensors
+        w_hh, out, gates, gh_n = ctx.saved_tensors
         steps, d, n, h = out.shape
         r, z, new = gates[..., :h], gates[..., h: 2 * h], gates[..., 2 * h:]
         prev = torch.cat([out.new_zeros(1, d, n, h), out[:-1]])  # (T, D, N, H): the state each step starts from
-        # Every factor that does not depend on the incoming gradient, for all steps at once:
+        # Every factor that does not depend on the incoming gradient, for all steps at once (new
+        # tensors: the saved ones stay intact for a second backward with retain_graph):
         # a_n = W_in x + b_in + r (W_hn h + b_hn), n = tanh(a_n), h' = (1 − z) n + z h.
         to_a_n = (1 - z) * (1 - new * new)  # ∂h'/∂a_n
-        to_a_r = gh[..., 2 * h:] * r * (1 - r)  # ∂a_n/∂a_r
+        to_a_r = gh_n * r * (1 - r)  # ∂a_n/∂a_r
         to_a_z = (prev - new) * z * (1 - z)  # ∂h'/∂a_z
         d_gh = out.new_empty(steps, d, n, 3 * h)  # gradient of W_hh h + b_hh per step
         d_a_n = out.new_empty(steps, d, n, h)  # gradient of a_n (of its input part: r does not gate it)

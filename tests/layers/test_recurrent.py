@@ -78,3 +78,13 @@ def test_run_packed_scans_only_gru_training_on_a_cpu(monkeypatch):
     with torch.no_grad():
         run_packed(gru, x, torch.tensor([4, 2]))
     assert len(calls) == 1
+
+
+def test_a_second_backward_through_a_kept_graph_gives_the_same_gradients():
+    gru = nn.GRU(3, 2, batch_first=True, bidirectional=True)
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    loss = gru_scan(gru, x, torch.tensor([5, 3])).square().sum()
+    first = torch.autograd.grad(loss, [x, *gru.parameters()], retain_graph=True)
+    second = torch.autograd.grad(loss, [x, *gru.parameters()])
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b)
