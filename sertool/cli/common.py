@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from sertool.console import console, progress  # noqa: F401  (the commands' console and progress bar)
-from sertool.errors import SertoolError
+from sertool.errors import SertoolError, os_error_line
 
 F = TypeVar("F", bound=Callable)
 
@@ -25,13 +25,6 @@ Force = Annotated[bool, typer.Option("--force", help="Redo the stage even if its
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (recorded with the output).")]
 OutDir = Annotated[Path, typer.Argument(help="Output directory (created).")]
-
-
-def os_error_line(e: OSError) -> str:
-    """One line for a file-system failure: what was refused, on which path, and why."""
-    what = e.strerror or type(e).__name__
-    paths = " → ".join(str(p) for p in (e.filename, e.filename2) if p)
-    return f"cannot write or read {paths}: {what}" if paths else f"file system error: {what}"
 
 
 def command(fn: F) -> F:

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 
 from sertool.console import console
 from sertool.data.folds import read_folds
-from sertool.errors import SertoolError
+from sertool.errors import SertoolError, os_error_line
 from sertool.evaluation.predict import aux_metrics, main_scores, per_corpus_scores, predict
 from sertool.evaluation.report import corpus_average, plot_confusion, pooled_scores, summarise_folds
 from sertool.processes import die_with_parent
@@ -184,9 +184,11 @@ def _fit_fold_process(cfg: ExperimentConfig, exp_dir: Path, fold: str, threads: 
         info = init_distributed(cfg.train.device)
         trainer = FoldTrainer(cfg, data, data.fold_index(fold), exp_dir / f"fold-{fold}", info, log=console.print)
         conn.send(("ok", trainer.fit()))
-    except SertoolError as e:
+    except SertoolError as e:  # the user's to fix: one line, as the CLI prints it
         conn.send(("error", str(e)))
-    except BaseException as e:
+    except OSError as e:
+        conn.send(("error", os_error_line(e)))
+    except BaseException as e:  # a bug, or an interrupt: its traceback on this process's stderr too
         conn.send(("error", "".join(traceback.format_exception_only(e)).strip()))
         raise
 
