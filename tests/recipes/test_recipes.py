@@ -116,6 +116,19 @@ def test_real_run_without_corpus_says_which_option(tmp_path: Path, recipe: str, 
 
 # --- stand-in dry runs ---------------------------------------------------------------------------
 
+def run_stand_in(recipe: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """``run.sh --stand-in --jobs 2`` on a copy of ``recipe``, which must succeed; (the run, the copy's directory)."""
+    script = copy_recipe(recipe, tmp_path)
+    r = run_recipe(script, "--stand-in", "--jobs", "2")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r, script.parent
+
+
+def infer_answers(r: subprocess.CompletedProcess) -> list[dict]:
+    """The JSON objects ``sertool infer`` printed during a recipe run."""
+    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+
 def scores(recipe_dir: Path, tag: str) -> dict:
     path = recipe_dir / "stand_in" / "exp" / tag / "scores.json"
     assert path.is_file(), f"no {path}"
@@ -123,10 +136,7 @@ def scores(recipe_dir: Path, tag: str) -> dict:
 
 
 def test_sa_cnn_blstm_stand_in(tmp_path: Path) -> None:
-    script = copy_recipe("sa_cnn_blstm", tmp_path)
-    r = run_recipe(script, "--stand-in", "--jobs", "2")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    here = script.parent
+    _, here = run_stand_in("sa_cnn_blstm", tmp_path)
     full = scores(here, "full")
     assert full["protocol"] == "leave-one-session-out" and len(full["folds"]) == 5
     assert "gender_acc" in full["mean"] and "gender_acc" not in scores(here, "no_mtl")["mean"]
@@ -137,10 +147,7 @@ def test_sa_cnn_blstm_stand_in(tmp_path: Path) -> None:
 
 
 def test_selective_mtl_stand_in(tmp_path: Path) -> None:
-    script = copy_recipe("selective_mtl", tmp_path)
-    r = run_recipe(script, "--stand-in", "--jobs", "2")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    here = script.parent
+    _, here = run_stand_in("selective_mtl", tmp_path)
     for conf in sorted((here / "conf").glob("*.yaml")):
         s = scores(here, conf.stem)
         assert list(s["folds"]) == ["Ses01" if conf.stem == "act" else "1"] and s["complete"] is False  # tiny
@@ -152,10 +159,7 @@ def test_selective_mtl_stand_in(tmp_path: Path) -> None:
 
 
 def test_speecheq_stand_in(tmp_path: Path) -> None:
-    script = copy_recipe("speecheq", tmp_path)
-    r = run_recipe(script, "--stand-in", "--jobs", "2")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    here = script.parent
+    _, here = run_stand_in("speecheq", tmp_path)
     for conf in sorted((here / "conf").glob("exp*.yaml")):
         s = scores(here, conf.stem)
         assert len(s["folds"]) == 1 and "intensity_mse" in s["mean"], conf.stem  # tiny: the first fold
@@ -167,24 +171,20 @@ def test_speecheq_stand_in(tmp_path: Path) -> None:
 
 
 def test_ssl_mtl_stand_in(tmp_path: Path) -> None:
-    script = copy_recipe("ssl_mtl", tmp_path)
-    r = run_recipe(script, "--stand-in", "--jobs", "2")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    s = scores(script.parent, "ssl_mtl")
+    r, here = run_stand_in("ssl_mtl", tmp_path)
+    s = scores(here, "ssl_mtl")
     assert s["protocol"] == "stratified-kfold" and len(s["folds"]) == 5
-    answers = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]  # stage 4: infer
+    answers = infer_answers(r)  # stage 4: infer
     assert len(answers) == 1 and answers[0]["emotion"] in ("neutral", "happy", "angry", "sad")
     assert "/stand_in/corpora/IEMOCAP_full_release/" in answers[0]["file"]
 
 
 def test_decomposed_stand_in(tmp_path: Path) -> None:
     """Pre-training, fine-tuning from it (init_from, fold by fold), eval and infer."""
-    script = copy_recipe("decomposed", tmp_path)
-    r = run_recipe(script, "--stand-in", "--jobs", "2")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    s = scores(script.parent, "finetune")
+    r, here = run_stand_in("decomposed", tmp_path)
+    s = scores(here, "finetune")
     assert s["protocol"] == "leave-one-session-out" and len(s["folds"]) == 5
     assert {"recon_mse", "chars_wer"} <= set(s["mean"])  # reconstruction and CTC heads scored
     assert (r.stdout + r.stderr).count("tensors initialised from") == 5  # every fold from its pre-trained fold
-    answers = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]  # stage 6: infer
+    answers = infer_answers(r)  # stage 6: infer
     assert len(answers) == 1 and answers[0]["emotion"] in ("neutral", "happy", "angry", "sad")
